@@ -1,0 +1,36 @@
+"""chainrule: a readable deep-learning framework on NumPy.
+
+``import chainrule as cr`` gives tensors and autograd (``cr.tensor``,
+``cr.no_grad``, ``cr.gradcheck``), and the subpackages ``cr.functional``,
+``cr.layers``, ``cr.losses``, ``cr.optim``, ``cr.models`` and friends.
+"""
+
+from . import tensor as _tensor_module
+from .autograd import GradcheckError, ShapeError, enable_grad, gradcheck, is_grad_enabled, no_grad
+from .backend import get_default_dtype, manual_seed, set_default_dtype
+from .tensor import (
+    Tensor,
+    arange,
+    as_tensor,
+    concat,
+    full,
+    matmul,
+    maximum,
+    minimum,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    split,
+    stack,
+    tensor,
+    where,
+    zeros,
+    zeros_like,
+)
+
+globals().update(_tensor_module.functions)  # cr.exp, cr.sum, cr.reshape, ...
+
+from . import viz  # noqa: E402
+
+__version__ = "0.1.0"

@@ -1,0 +1,278 @@
+"""The autograd engine: ``Function``, the backward pass, grad mode and ``gradcheck``.
+
+A :class:`Function` is one differentiable primitive. Its ``forward`` takes raw
+arrays and returns a raw array; its ``backward`` takes the gradient of the loss
+with respect to that output and returns one gradient per input (the chain rule:
+upstream gradient times local derivative). ``Function.apply`` runs ``forward`` on
+the arrays behind its tensor arguments and, when a gradient will be needed,
+records itself as the node that made the result.
+
+``run_backward`` walks that graph once, from the output back to the leaves, in
+reverse topological order and without recursion, so chains of any length work.
+Once a node has passed its gradients on, its saved arrays are released.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from . import backend
+
+_grad_enabled = True
+_tensor_type: type | None = None  # set by chainrule.tensor (the layer above) at import
+
+
+def register_tensor_type(cls: type) -> None:
+    """Tell the engine which class wraps arrays (done once by ``chainrule.tensor``)."""
+    global _tensor_type
+    _tensor_type = cls
+
+
+# ---------------------------------------------------------------- grad mode
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations currently record a graph."""
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def _grad_mode(enabled: bool) -> Iterator[None]:
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = enabled
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def no_grad():
+    """Context manager (and decorator) in which no graph is recorded."""
+    return _grad_mode(False)
+
+
+def enable_grad():
+    """Context manager that turns graph recording back on inside ``no_grad``."""
+    return _grad_mode(True)
+
+
+# ---------------------------------------------------------------- errors
+
+
+class ShapeError(ValueError):
+    """An op received operands whose shapes it cannot combine."""
+
+
+class GradcheckError(AssertionError):
+    """Autograd and finite differences disagree."""
+
+
+# ---------------------------------------------------------------- broadcasting
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, back to ``shape``.
+
+    (3, 5, 4) -> (5, 4) sums axis 0; (5, 4) -> (5, 1) sums axis 1 keeping it.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)
+
+
+# ---------------------------------------------------------------- Function
+
+
+class Function:
+    """One differentiable operation: ``forward`` on arrays, ``backward`` on gradients.
+
+    Subclasses implement ``forward(*arrays, **options) -> array`` and
+    ``backward(grad) -> gradient or tuple of gradients`` (one per positional
+    input, ``None`` where an input needs none). ``self.needs_input_grad`` tells
+    ``backward`` which inputs want a gradient.
+    """
+
+    inputs: tuple | None = None  # the arguments of apply; None once released
+    saved: tuple = ()
+    needs_input_grad: tuple = ()
+
+    def save_for_backward(self, *arrays) -> None:
+        """Keep arrays that ``backward`` will need (released after backward)."""
+        self.saved = arrays
+
+    def forward(self, *arrays, **options):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define forward")
+
+    def backward(self, grad):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define backward")
+
+    @classmethod
+    def apply(cls, *args, **options):
+        """Run the op on tensors (or arrays/scalars) and return a Tensor."""
+        tensor = _tensor_type
+        fn = cls()
+        arrays = []
+        track = False
+        for a in args:
+            if isinstance(a, tensor):
+                arrays.append(a.data)
+                track = track or a.requires_grad
+            else:
+                arrays.append(a)
+        try:
+            out = fn.forward(*arrays, **options)
+        except ShapeError:
+            raise
+        except ValueError as err:
+            shapes = " and ".join(str(np.shape(a)) for a in arrays)
+            raise ShapeError(f"{cls.__name__}: cannot combine operands of shapes {shapes}: "
+                             f"{err}") from None
+        if track and _grad_enabled:
+            fn.inputs = args
+            fn.needs_input_grad = tuple(isinstance(a, tensor) and a.requires_grad for a in args)
+            return tensor._from_op(out, fn)
+        return tensor._from_op(out, None)
+
+    def release(self) -> None:
+        """Drop the inputs and every saved array (after backward has used them)."""
+        vars(self).clear()
+
+
+# ---------------------------------------------------------------- backward pass
+
+
+def topological_order(root) -> list:
+    """Non-leaf tensors of the graph behind ``root``, each after all of its inputs."""
+    tensor = _tensor_type
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen or node._ctx is None:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        inputs = node._ctx.inputs
+        if inputs is None:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time: its saved arrays were "
+                "released after the first backward. Call backward(retain_graph=True) the "
+                "first time if you need to.")
+        for inp in inputs:
+            if isinstance(inp, tensor) and inp._ctx is not None and id(inp) not in seen:
+                stack.append((inp, False))
+    return order
+
+
+def run_backward(root, grad: np.ndarray, retain_graph: bool = False,
+                 trace: list | None = None) -> None:
+    """Backpropagate ``grad`` (d loss / d root) to every leaf that requires grad.
+
+    Gradients reaching a tensor along several paths are summed. ``trace``, when
+    given, receives ``(node, input, upstream, contribution)`` for each edge, in
+    the order the gradients were formed (used by ``viz.explain``).
+    """
+    tensor = _tensor_type
+    if root._ctx is None:
+        root._accumulate_grad(grad)
+        return
+    pending = {id(root): grad}
+    for node in reversed(topological_order(root)):
+        upstream = pending.pop(id(node), None)
+        if upstream is None:
+            continue
+        if node._retains_grad:
+            node._accumulate_grad(upstream)
+        fn = node._ctx
+        grads = fn.backward(upstream)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        for inp, g in zip(fn.inputs, grads):
+            if g is None or not isinstance(inp, tensor) or not inp.requires_grad:
+                continue
+            if g.shape != inp.data.shape:
+                raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape "
+                                   f"{g.shape} for an input of shape {inp.data.shape}")
+            if trace is not None:
+                trace.append((node, inp, upstream, g))
+            if inp._ctx is None:
+                inp._accumulate_grad(g)
+            else:
+                previous = pending.get(id(inp))
+                pending[id(inp)] = g if previous is None else previous + g
+        if not retain_graph:
+            fn.release()
+
+
+# ---------------------------------------------------------------- gradcheck
+
+
+def gradcheck(fn: Callable, *inputs, eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-4, seed: int = 0) -> bool:
+    """Compare autograd with central finite differences, in float64.
+
+    Every Tensor input with ``requires_grad=True`` is checked. A non-scalar output
+    is reduced with fixed random weights, ``sum(fn(*inputs) * w)``. Raises
+    :class:`GradcheckError` naming the input, the element and both values.
+    """
+    tensor = _tensor_type
+    previous_dtype = backend.get_default_dtype()
+    backend.set_default_dtype(np.float64)
+    try:
+        xs = [_as_float64(a, tensor) for a in inputs]
+        checked = [i for i, a in enumerate(xs) if isinstance(a, tensor) and a.requires_grad]
+        if not checked:
+            raise ValueError("gradcheck: no input has requires_grad=True; nothing to check.")
+        out = fn(*xs)
+        weights = np.random.default_rng(seed).standard_normal(out.shape)
+        (out * weights).sum().backward()
+
+        def objective() -> float:
+            with no_grad():
+                return float(np.sum(fn(*xs).data * weights))
+
+        for i in checked:
+            _check_input(i, xs[i], objective, eps, atol, rtol)
+    finally:
+        backend.set_default_dtype(previous_dtype)
+    return True
+
+
+def _as_float64(a, tensor):
+    if isinstance(a, tensor) and backend.is_floating(a.dtype):
+        return tensor(np.array(a.data, dtype=np.float64), requires_grad=a.requires_grad)
+    return a
+
+
+def _check_input(i: int, x, objective: Callable, eps: float, atol: float, rtol: float) -> None:
+    analytic = x.grad.data if x.grad is not None else np.zeros_like(x.data)
+    numeric = np.zeros_like(x.data)
+    flat = x.data.reshape(-1)  # a view: writing to it perturbs x
+    for j in range(flat.size):
+        original = flat[j]
+        flat[j] = original + eps
+        plus = objective()
+        flat[j] = original - eps
+        minus = objective()
+        flat[j] = original
+        numeric.flat[j] = (plus - minus) / (2 * eps)
+    excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+    if excess.size and excess.max() > 0:
+        worst = np.unravel_index(int(np.argmax(excess)), x.shape)
+        raise GradcheckError(
+            f"gradcheck failed for input {i} (shape {x.shape}) at index {worst}: "
+            f"autograd gives {analytic[worst]!r}, finite differences give {numeric[worst]!r} "
+            f"(atol={atol}, rtol={rtol}).")
