@@ -14,7 +14,17 @@ import numpy as np
 
 from . import autograd, backend
 from .autograd import run_backward
-from .ops.activation import Elu, Gelu, LeakyRelu, LogSoftmax, LogSumExp, Relu, Sigmoid, Softmax, Tanh
+from .ops.activation import (
+    Elu,
+    Gelu,
+    LeakyRelu,
+    LogSoftmax,
+    LogSumExp,
+    Relu,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from .ops.arithmetic import Add, Clip, Div, Maximum, Minimum, Mul, Neg, Pow, Sub, Where
 from .ops.linalg import MatMul
 from .ops.math import Abs, Exp, Log, Sqrt

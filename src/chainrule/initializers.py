@@ -1,0 +1,110 @@
+"""Weight initializers by Keras name: ``initializers.get("glorot_uniform")(shape)``.
+
+Fans follow Keras: a (in, out) kernel has fan_in = in, fan_out = out; a
+convolution kernel (kh, kw, in, out) multiplies both by kh * kw. Every draw
+comes from chainrule's seeded generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .backend import get_default_dtype, rng
+
+
+def compute_fans(shape: tuple) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight of ``shape``, as Keras computes them."""
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def _truncated_normal(shape: tuple, stddev: float) -> np.ndarray:
+    """Normal samples redrawn until within two standard deviations (Keras' truncation)."""
+    out = rng().standard_normal(shape)
+    bad = np.abs(out) > 2
+    while bad.any():
+        out[bad] = rng().standard_normal(int(bad.sum()))
+        bad = np.abs(out) > 2
+    return out * stddev
+
+
+def zeros(shape: tuple) -> np.ndarray:
+    return np.zeros(shape)
+
+
+def ones(shape: tuple) -> np.ndarray:
+    return np.ones(shape)
+
+
+def uniform(shape: tuple) -> np.ndarray:
+    """Keras RandomUniform: U(-0.05, 0.05)."""
+    return rng().uniform(-0.05, 0.05, shape)
+
+
+def normal(shape: tuple) -> np.ndarray:
+    """Keras RandomNormal: N(0, 0.05**2)."""
+    return rng().normal(0.0, 0.05, shape)
+
+
+def glorot_uniform(shape: tuple) -> np.ndarray:
+    """U(-l, l), l = sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = compute_fans(shape)
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng().uniform(-limit, limit, shape)
+
+
+def glorot_normal(shape: tuple) -> np.ndarray:
+    """Truncated normal, stddev sqrt(2 / (fan_in + fan_out)) (before truncation)."""
+    fan_in, fan_out = compute_fans(shape)
+    return _truncated_normal(shape, np.sqrt(2.0 / (fan_in + fan_out)) / 0.87962566103423978)
+
+
+def he_uniform(shape: tuple) -> np.ndarray:
+    """U(-l, l), l = sqrt(6 / fan_in)."""
+    fan_in, _ = compute_fans(shape)
+    limit = np.sqrt(6.0 / fan_in)
+    return rng().uniform(-limit, limit, shape)
+
+
+def he_normal(shape: tuple) -> np.ndarray:
+    """Truncated normal, stddev sqrt(2 / fan_in) (before truncation)."""
+    fan_in, _ = compute_fans(shape)
+    return _truncated_normal(shape, np.sqrt(2.0 / fan_in) / 0.87962566103423978)
+
+
+def orthogonal(shape: tuple) -> np.ndarray:
+    """A (semi-)orthogonal matrix: rows of the flattened kernel orthonormal (Keras)."""
+    rows, cols = int(np.prod(shape[:-1])), shape[-1]
+    a = rng().standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return q.reshape(shape)
+
+
+_REGISTRY: dict[str, Callable] = {f.__name__: f for f in (
+    zeros, ones, uniform, normal, glorot_uniform, glorot_normal, he_uniform, he_normal,
+    orthogonal)}
+
+
+def get(identifier: str | Callable) -> Callable[[tuple], np.ndarray]:
+    """An initializer by name, or a callable ``shape -> array`` unchanged."""
+    if callable(identifier):
+        return identifier
+    try:
+        return _REGISTRY[identifier]
+    except KeyError:
+        raise ValueError(f"Unknown initializer {identifier!r}; choose one of "
+                         f"{sorted(_REGISTRY)}.") from None
+
+
+def initialize(identifier: str | Callable, shape: tuple) -> np.ndarray:
+    """A new weight of ``shape`` in the default dtype."""
+    return np.asarray(get(identifier)(tuple(shape)), dtype=get_default_dtype())

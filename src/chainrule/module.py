@@ -1,0 +1,183 @@
+"""``Module`` and ``Parameter``: the containers that hold weights.
+
+A Module registers every ``Parameter``, sub-Module and buffer assigned to it as
+an attribute, so ``parameters()``, ``state_dict()`` and ``train()/eval()`` reach
+the whole tree. State-dict keys are dotted attribute paths ("0.kernel").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from .tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module trains (``requires_grad`` unless frozen)."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad: bool = True, name: str | None = None):
+        super().__init__(data, requires_grad=requires_grad, name=name)
+
+
+class ParameterView:
+    """A live view of a module's parameters: re-read on every iteration.
+
+    An optimizer built from it before a lazily built layer has seen its first
+    input still finds that layer's weights once they exist.
+    """
+
+    def __init__(self, module: Module):
+        self.module = module
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return (p for _, p in self.module.named_parameters())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"ParameterView({len(self)} parameters of {type(self.module).__name__})"
+
+
+class Module:
+    """Base class of layers and models: subclass it and define ``forward``."""
+
+    def __new__(cls, *args, **kwargs):
+        # The registries exist before any __init__ runs, so subclasses may assign
+        # attributes before (or without) calling super().__init__().
+        self = super().__new__(cls)
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_trainable", True)
+        return self
+
+    def __init__(self):
+        pass
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in self._buffers and isinstance(value, Tensor) \
+                and not isinstance(value, Parameter):
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
+        for registry in (self._parameters, self._modules, self._buffers):
+            registry.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, value: Tensor) -> None:
+        """State that is saved but not trained (e.g. BatchNormalization's moving mean)."""
+        setattr(self, name, value)
+        self._buffers[name] = value
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------ traversal
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every module below it, with dotted names."""
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        return (m for _, m in self.named_modules())
+
+    def children(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs, each parameter once."""
+        seen = set()
+        for prefix, module in self.named_modules():
+            for name, p in module._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{prefix}.{name}" if prefix else name), p
+
+    def parameters(self) -> ParameterView:
+        """A live view of every parameter (see :class:`ParameterView`)."""
+        return ParameterView(self)
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        for prefix, module in self.named_modules():
+            for name, b in module._buffers.items():
+                yield (f"{prefix}.{name}" if prefix else name), b
+
+    # ------------------------------------------------------------ modes
+
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (dropout, batch statistics, augmentation active)."""
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        """Inference mode."""
+        return self.train(False)
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """False freezes every parameter below this module (no gradient, no update)."""
+        for m in self.modules():
+            object.__setattr__(m, "_trainable", bool(value))
+            for p in m._parameters.values():
+                p.requires_grad = bool(value)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    # ------------------------------------------------------------ state
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, by dotted name."""
+        state = {name: p.data.copy() for name, p in self.named_parameters()}
+        state.update({name: b.data.copy() for name, b in self.named_buffers()})
+        return state
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> None:
+        """Copy arrays into the parameters and buffers; names and shapes must match."""
+        own = dict(self.named_parameters())
+        own.update(self.named_buffers())
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        wrong = [f"{k}: expected {own[k].shape}, got {np.shape(state[k])}"
+                 for k in own if k in state and tuple(np.shape(state[k])) != own[k].shape]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys {missing}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys {unexpected}")
+        if wrong:
+            problems.append("mis-shaped keys [" + "; ".join(wrong) + "]")
+        if problems:
+            raise ValueError(f"load_state_dict into {type(self).__name__}: "
+                             + ", ".join(problems) + ".")
+        for name, target in own.items():
+            if name in state:
+                value = state[name].data if isinstance(state[name], Tensor) else state[name]
+                target.data = np.array(value, dtype=target.dtype)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}("]
+        for name, child in self._modules.items():
+            lines.append(f"  ({name}): " + repr(child).replace("\n", "\n  "))
+        return "\n".join(lines) + ")" if len(lines) > 1 else f"{type(self).__name__}()"
