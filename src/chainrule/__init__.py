@@ -32,5 +32,6 @@ from .tensor import (
 globals().update(_tensor_module.functions)  # cr.exp, cr.sum, cr.reshape, ...
 
 from . import viz  # noqa: E402
+from .data import datasets  # noqa: E402
 
 __version__ = "0.1.0"

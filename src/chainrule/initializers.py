@@ -105,6 +105,12 @@ def get(identifier: str | Callable) -> Callable[[tuple], np.ndarray]:
                          f"{sorted(_REGISTRY)}.") from None
 
 
+def check(identifier: str | Callable) -> str | Callable:
+    """``identifier`` unchanged if it names an initializer (or is callable); else an error."""
+    get(identifier)
+    return identifier
+
+
 def initialize(identifier: str | Callable, shape: tuple) -> np.ndarray:
     """A new weight of ``shape`` in the default dtype."""
     return np.asarray(get(identifier)(tuple(shape)), dtype=get_default_dtype())

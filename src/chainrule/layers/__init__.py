@@ -1,6 +1,10 @@
 """Keras-named layers, each a :class:`~chainrule.module.Module`."""
 
 from .base import LAYER_REGISTRY, Layer
+from .conv import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Reshape
+from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling1D, MaxPooling2D
 
-__all__ = ["LAYER_REGISTRY", "Activation", "Dense", "Dropout", "Flatten", "Layer", "Reshape"]
+__all__ = ["LAYER_REGISTRY", "Activation", "AveragePooling2D", "Conv1D", "Conv2D", "Dense",
+           "Dropout", "Flatten", "GlobalAveragePooling2D", "Layer", "MaxPooling1D",
+           "MaxPooling2D", "Reshape"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import activations
+from .. import activations, initializers
 from .. import functional as F
 from ..tensor import Tensor
 from .base import Layer
@@ -30,8 +30,8 @@ class Dense(Layer):
         self.activation = activations.get(activation)
         self.activation_name = activations.name_of(activation)
         self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
+        self.kernel_initializer = initializers.check(kernel_initializer)
+        self.bias_initializer = initializers.check(bias_initializer)
         self.kernel = self.bias = None
         super().__init__(**kwargs)
 

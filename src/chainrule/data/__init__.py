@@ -1,0 +1,3 @@
+"""Data: datasets (``cr.datasets``) and batching (``cr.data.DataLoader``)."""
+
+from . import datasets

@@ -1,0 +1,87 @@
+"""Convolution layers, channels-last as Keras: Conv1D on (N, L, C), Conv2D on (N, H, W, C)."""
+
+from __future__ import annotations
+
+from .. import activations, initializers
+from .. import functional as F
+from ..tensor import Tensor
+from .base import Layer
+
+
+def as_tuple(value, n: int, arg: str, layer: str) -> tuple[int, ...]:
+    """An int or a length-n sequence of positive ints, as a tuple."""
+    values = (value,) * n if isinstance(value, int) else tuple(value)
+    if len(values) != n or any(int(v) < 1 for v in values):
+        raise ValueError(f"Invalid value for argument `{arg}` of `{layer}`: expected a "
+                         f"positive int or {n} of them; received {arg}={value!r}.")
+    return tuple(int(v) for v in values)
+
+
+def check_padding(padding: str, layer: str) -> str:
+    if padding not in ("valid", "same"):
+        raise ValueError(f"Invalid value for argument `padding` of `{layer}`: expected "
+                         f"'valid' or 'same'; received padding={padding!r}.")
+    return padding
+
+
+class _Conv(Layer):
+    """Shared configuration of Conv1D and Conv2D (``rank`` spatial axes)."""
+
+    rank = 2
+
+    def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
+                 dilation_rate=1, activation=None, use_bias: bool = True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        layer = type(self).__name__
+        self.filters = int(filters)
+        self.kernel_size = as_tuple(kernel_size, self.rank, "kernel_size", layer)
+        self.strides = as_tuple(strides, self.rank, "strides", layer)
+        self.padding = check_padding(padding, layer)
+        self.dilation_rate = as_tuple(dilation_rate, self.rank, "dilation_rate", layer)
+        self.activation = activations.get(activation)
+        self.activation_name = activations.name_of(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.check(kernel_initializer)
+        self.bias_initializer = initializers.check(bias_initializer)
+        self.kernel = self.bias = None
+        super().__init__(**kwargs)
+
+    def build(self, input_shape: tuple) -> None:
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(f"`{type(self).__name__}` expects inputs of rank {self.rank + 2} "
+                             f"(batch, {'spatial, ' * self.rank}channels); received shape "
+                             f"{tuple(input_shape)}.")
+        shape = (*self.kernel_size, input_shape[-1], self.filters)
+        self.add_weight("kernel", shape, self.kernel_initializer)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "dilation_rate": list(self.dilation_rate),
+                "activation": self.activation_name, "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer,
+                "bias_initializer": self.bias_initializer}
+
+
+class Conv2D(_Conv):
+    """2-D convolution: (N, H, W, Cin) -> (N, OH, OW, filters); kernel (kh, kw, Cin, filters)."""
+
+    rank = 2
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.conv2d(x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
+                     dilation=self.dilation_rate)
+        return self.activation(y)
+
+
+class Conv1D(_Conv):
+    """1-D convolution: (N, L, Cin) -> (N, OL, filters); kernel (k, Cin, filters)."""
+
+    rank = 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.conv1d(x, self.kernel, self.bias, strides=self.strides[0],
+                     padding=self.padding, dilation=self.dilation_rate[0])
+        return self.activation(y)

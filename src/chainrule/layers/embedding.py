@@ -1,0 +1,46 @@
+"""Embedding: integer ids -> learned dense vectors (Keras ``Embedding``)."""
+
+from __future__ import annotations
+
+from .. import functional as F
+from ..ops.embedding import check_ids
+from ..tensor import Tensor
+from .base import Layer
+
+
+class Embedding(Layer):
+    """Look up one learned vector per id: ids (...) integer -> (..., output_dim).
+
+    ``embeddings`` is (input_dim, output_dim); ids must lie in [0, input_dim).
+    Repeated ids accumulate gradient in their row. ``input_length`` (Keras 2) fixes
+    the sequence length, so the layer builds at once.
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
+                 input_length: int | None = None, **kwargs):
+        for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if int(value) != value or value <= 0:
+                raise ValueError(f"Invalid value for argument `{arg}` of `Embedding`: expected "
+                                 f"a positive integer; received {arg}={value}.")
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.embeddings_initializer = embeddings_initializer
+        self.input_length = None if input_length is None else int(input_length)
+        self.embeddings = None
+        if self.input_length is not None and kwargs.get("input_shape") is None:
+            kwargs["input_shape"] = (self.input_length,)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape: tuple) -> None:
+        self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                        self.embeddings_initializer)
+
+    def forward(self, ids: Tensor) -> Tensor:
+        ids = check_ids(ids.data, self.input_dim,
+                        owner=f"`Embedding` layer '{self.name}'")
+        return F.embedding(ids, self.embeddings)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "input_dim": self.input_dim,
+                "output_dim": self.output_dim,
+                "embeddings_initializer": self.embeddings_initializer,
+                "input_length": self.input_length}

@@ -1,0 +1,108 @@
+"""Normalization layers: BatchNormalization and LayerNormalization (Keras semantics)."""
+
+from __future__ import annotations
+
+from .. import functional as F
+from ..tensor import Tensor
+from .base import Layer
+
+
+def _check_axis(layer: Layer, input_shape: tuple) -> None:
+    """Only the last (channels) axis is supported: -1 or ndim - 1."""
+    ndim = len(input_shape)
+    if not isinstance(layer.axis, int) or layer.axis not in (-1, ndim - 1):
+        raise ValueError(f"Invalid value for argument `axis` of `{type(layer).__name__}`: only "
+                         f"the last axis (-1, channels-last) is supported; received "
+                         f"axis={layer.axis!r} for inputs of shape {tuple(input_shape)}.")
+
+
+def _check_channels(layer: Layer, x: Tensor, channels: int) -> None:
+    if x.ndim == 0 or x.shape[-1] != channels:
+        raise ValueError(f"`{type(layer).__name__}` layer '{layer.name}' was built for "
+                         f"{channels} channels on the last axis; received shape {x.shape}.")
+
+
+class _Normalization:
+    """Shared config and weights of the two normalization layers: gamma and beta (C,).
+
+    A mixin placed before ``Layer`` (so it stays out of the layer registry).
+    """
+
+    def __init__(self, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
+                 scale: bool = True, beta_initializer="zeros", gamma_initializer="ones",
+                 **kwargs):
+        self.axis = axis
+        self.epsilon = float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        self.gamma = self.beta = None
+        super().__init__(**kwargs)
+
+    def build(self, input_shape: tuple) -> None:
+        _check_axis(self, input_shape)
+        self.channels = input_shape[-1]
+        if self.scale:
+            self.add_weight("gamma", (self.channels,), self.gamma_initializer)
+        if self.center:
+            self.add_weight("beta", (self.channels,), self.beta_initializer)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": self.beta_initializer,
+                "gamma_initializer": self.gamma_initializer}
+
+
+class BatchNormalization(_Normalization, Layer):
+    """Normalise each channel with batch statistics in training, moving ones otherwise.
+
+    x (N, ..., C) -> y, same shape: y = gamma * (x - mean) / sqrt(var + epsilon) + beta.
+    In training (``self.training`` and not frozen) mean/var are the batch's (biased
+    variance) and the buffers follow Keras:
+    moving = moving * momentum + batch * (1 - momentum), the biased batch variance
+    feeding ``moving_variance``. In eval, or when frozen (``trainable = False``, as
+    Keras), the moving statistics are used and never updated. Channels-last only.
+    """
+
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, beta_initializer="zeros",
+                 gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", **kwargs):
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"Invalid value for argument `momentum` of `BatchNormalization`: "
+                             f"expected a float in [0, 1]; received momentum={momentum}.")
+        self.momentum = float(momentum)
+        self.moving_mean_initializer = moving_mean_initializer
+        self.moving_variance_initializer = moving_variance_initializer
+        self.moving_mean = self.moving_variance = None
+        super().__init__(axis=axis, epsilon=epsilon, center=center, scale=scale,
+                         beta_initializer=beta_initializer,
+                         gamma_initializer=gamma_initializer, **kwargs)
+
+    def build(self, input_shape: tuple) -> None:
+        super().build(input_shape)
+        self.add_state("moving_mean", (self.channels,), self.moving_mean_initializer)
+        self.add_state("moving_variance", (self.channels,), self.moving_variance_initializer)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_channels(self, x, self.channels)
+        return F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
+                            training=self.training and self._trainable,
+                            momentum=self.momentum, epsilon=self.epsilon)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "momentum": self.momentum,
+                "moving_mean_initializer": self.moving_mean_initializer,
+                "moving_variance_initializer": self.moving_variance_initializer}
+
+
+class LayerNormalization(_Normalization, Layer):
+    """Normalise each sample over its last axis: x (..., C) -> y, same shape.
+
+    y = gamma * (x - mean) / sqrt(var + epsilon) + beta, mean and biased variance
+    over C; the same in training and eval. Only ``axis=-1`` (Keras' default).
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_channels(self, x, self.channels)
+        return F.layer_norm(x, self.gamma, self.beta, epsilon=self.epsilon)

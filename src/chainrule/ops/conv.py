@@ -1,0 +1,223 @@
+"""Convolution, channels-last as Keras: ``Conv2d`` and ``Conv1d`` by im2col and one GEMM.
+
+Shapes: x (N, H, W, Cin), kernel (kh, kw, Cin, Cout), bias (Cout,) -> (N, OH, OW, Cout);
+``Conv1d`` is the same op with H = 1. Like every deep-learning library, "convolution"
+here is cross-correlation (the kernel is not flipped):
+
+    out[n, y, x, o] = bias[o] + sum_{i, j, c} xp[n, y*sh + i*dh, x*sw + j*dw, c] * kernel[i, j, c, o]
+
+where xp is x zero-padded ("same" pads as TensorFlow: the total is split with the
+extra row or column after). im2col lays every receptive field side by side with a
+strided view, copies it into a column matrix ``cols`` (OH*OW*N rows by kh*kw*Cin
+columns) and one GEMM with the kernel (kh*kw*Cin, Cout) gives every output at once.
+
+Backward, with G the output gradient as a (N*OH*OW, Cout) matrix:
+    dkernel = cols^T @ G                        (one GEMM)
+    dbias   = 1^T @ G                           (a GEMV: faster than a strided sum)
+    dx      = col2im(kernel @ G^T)              (one GEMM, then a scatter-add over the
+                                                 kh*kw kernel offsets)
+The scatter-add beat the "full convolution" alternative (im2col of the zero-dilated,
+padded G against the flipped kernel): on the LeNet layers it copies a quarter of
+the data and runs about twice as fast (see benchmarks/bench_conv.py).
+"""
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..autograd import Function, ShapeError
+
+
+def normalize_tuple(value, n: int, name: str, op: str) -> tuple:
+    """An int or a sequence of ``n`` positive ints as a tuple (Keras' ``strides=2``)."""
+    values = (value,) * n if isinstance(value, int | np.integer) else tuple(value)
+    if len(values) != n or not all(isinstance(v, int | np.integer) and v > 0 for v in values):
+        raise ValueError(f"Invalid value for argument `{name}` of `{op}`: expected a positive "
+                         f"int or {n} positive ints; received {name}={value!r}.")
+    return tuple(int(v) for v in values)
+
+
+def normalize_padding(padding, op: str) -> str:
+    """``"valid"`` or ``"same"`` (any case), as Keras."""
+    mode = padding.lower() if isinstance(padding, str) else padding
+    if mode not in ("valid", "same"):
+        raise ValueError(f"Invalid value for argument `padding` of `{op}`: expected \"valid\" "
+                         f"or \"same\"; received padding={padding!r}.")
+    return mode
+
+
+def padding_amounts(size: int, window: int, stride: int, dilation: int, mode: str) -> tuple:
+    """(before, after) zeros along one axis; "same" is TensorFlow's rule (extra after)."""
+    if mode == "valid":
+        return 0, 0
+    total = max((math.ceil(size / stride) - 1) * stride + (window - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def output_size(padded: int, window: int, stride: int, dilation: int) -> int:
+    """How many windows of ``window`` taps, ``dilation`` apart, fit at ``stride`` steps."""
+    return (padded - (window - 1) * dilation - 1) // stride + 1
+
+
+def pad_spatial(x: np.ndarray, pads: tuple, value: float = 0.0) -> np.ndarray:
+    """Pad axes 1 and 2 of (N, H, W, C) by ((top, bottom), (left, right)) with ``value``."""
+    (top, bottom), (left, right) = pads
+    if top == bottom == left == right == 0:
+        return x
+    n, h, w, c = x.shape
+    xp = np.full((n, h + top + bottom, w + left + right, c), value, dtype=x.dtype)
+    xp[:, top:top + h, left:left + w] = x
+    return xp
+
+
+def crop_spatial(xp: np.ndarray, pads: tuple, shape: tuple) -> np.ndarray:
+    """The inverse of :func:`pad_spatial`: the (N, H, W, C) block of ``shape`` inside ``xp``."""
+    (top, _), (left, _) = pads
+    return xp[:, top:top + shape[1], left:left + shape[2]]
+
+
+def window_view(xp: np.ndarray, window: tuple, out_hw: tuple, strides: tuple,
+                dilation: tuple) -> np.ndarray:
+    """Read-only strided view (N, OH, OW, kh, kw, C) of every window of padded ``xp``."""
+    n, _, _, c = xp.shape
+    s_n, s_h, s_w, s_c = xp.strides
+    (sh, sw), (dh, dw) = strides, dilation
+    return as_strided(xp, (n, *out_hw, *window, c),
+                      (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c), writeable=False)
+
+
+def im2col(xp: np.ndarray, window: tuple, out_hw: tuple, strides: tuple,
+           dilation: tuple) -> np.ndarray:
+    """The (N*OH*OW, kh*kw*C) column matrix of padded ``xp``, laid out for a fast copy.
+
+    Copying the window view is fastest along its longest contiguous run: kw*C
+    input values (C when dilated) in row-major order, or OW output positions when
+    the channels are few (Cin = 1 in a first layer). For the latter the matrix is
+    built transposed, (kh*kw*C, N*OH*OW), and handed back as its transpose view,
+    which BLAS multiplies without a copy.
+    """
+    windows = window_view(xp, window, out_hw, strides, dilation)
+    n, oh, ow, kh, kw, c = windows.shape
+    run_rows = kw * c if dilation[1] == 1 else c
+    run_cols = ow if strides[1] == 1 else 1
+    if run_cols > run_rows:
+        return windows.transpose(3, 4, 5, 0, 1, 2).reshape(kh * kw * c, n * oh * ow).T
+    return windows.reshape(n * oh * ow, kh * kw * c)
+
+
+def col2im(dcols_t: np.ndarray, padded_shape: tuple, window: tuple, out_hw: tuple,
+           strides: tuple, dilation: tuple) -> np.ndarray:
+    """Scatter-add columns back onto the padded input: the adjoint of :func:`im2col`.
+
+    ``dcols_t`` is (kh*kw*C, N*OH*OW). The sum runs over the kh*kw kernel offsets,
+    each one vectorised add of a contiguous (C, N, OH, OW) block into a strided
+    slice of the (C, N, Hp, Wp) gradient, which is then put back channels-last.
+    """
+    n, hp, wp, c = padded_shape
+    (kh, kw), (oh, ow), (sh, sw), (dh, dw) = window, out_hw, strides, dilation
+    blocks = dcols_t.reshape(kh, kw, c, n, oh, ow)
+    dxp = np.zeros((c, n, hp, wp), dtype=dcols_t.dtype)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
+        for j in range(kw):
+            cols = slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
+            dxp[:, :, rows, cols] += blocks[i, j]
+    return dxp.transpose(1, 2, 3, 0)
+
+
+def _check_conv(op: str, x, kernel, bias, spatial: int) -> None:
+    names = ("L",) if spatial == 1 else ("H", "W")
+    k_names = ("k",) if spatial == 1 else ("kh", "kw")
+    x_form = f"(N, {', '.join(names)}, Cin)"
+    k_form = f"({', '.join(k_names)}, Cin, Cout)"
+    if np.ndim(x) != spatial + 2 or np.ndim(kernel) != spatial + 2:
+        raise ShapeError(f"{op} expects x of shape {x_form} and kernel {k_form}; received x "
+                         f"{np.shape(x)} and kernel {np.shape(kernel)}.")
+    if x.shape[-1] != kernel.shape[-2]:
+        raise ShapeError(f"{op}: x {x.shape} has {x.shape[-1]} input channels but kernel "
+                         f"{kernel.shape} expects Cin = {kernel.shape[-2]}.")
+    if bias is not None and np.shape(bias) != (kernel.shape[-1],):
+        raise ShapeError(f"{op}: bias must have shape ({kernel.shape[-1]},) to match kernel "
+                         f"{kernel.shape}; received {np.shape(bias)}.")
+
+
+class Conv2d(Function):
+    """out = conv(x, kernel) + bias, channels-last;  see the module docstring for the math.
+
+    x (N, H, W, Cin), kernel (kh, kw, Cin, Cout), bias (Cout,) or None
+    -> (N, OH, OW, Cout).
+    """
+
+    spatial = 2
+
+    @classmethod
+    def apply(cls, x, kernel, bias=None, strides=1, padding="valid", dilation=1):
+        """Check the options (before the op runs, so errors name them), then run the op."""
+        name = cls.__name__
+        return super().apply(x, kernel, bias,
+                             strides=normalize_tuple(strides, cls.spatial, "strides", name),
+                             padding=normalize_padding(padding, name),
+                             dilation=normalize_tuple(dilation, cls.spatial, "dilation", name))
+
+    def forward(self, x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
+        _check_conv("Conv2d", x, kernel, bias, 2)
+        return self._conv(x, kernel, bias, strides, padding, dilation, "Conv2d")
+
+    def _conv(self, x, kernel, bias, strides, padding, dilation, op, shown=None):
+        """The shared 2-D body; ``shown`` is the (x, kernel) shapes to name in errors."""
+        n, h, w, _ = x.shape
+        kh, kw, cin, cout = kernel.shape
+        pads = tuple(padding_amounts(size, k, s, d, padding)
+                     for size, k, s, d in zip((h, w), (kh, kw), strides, dilation))
+        xp = pad_spatial(x, pads)
+        out_hw = tuple(output_size(p, k, s, d)
+                       for p, k, s, d in zip(xp.shape[1:3], (kh, kw), strides, dilation))
+        if min(out_hw) < 1:
+            x_shape, k_shape = shown or (x.shape, kernel.shape)
+            raise ShapeError(f"{op}: the (padded) input {x_shape} is smaller than the kernel "
+                             f"{k_shape} with dilation {dilation}; no output position fits.")
+        cols = im2col(xp, (kh, kw), out_hw, strides, dilation)
+        kernel2d = kernel.reshape(kh * kw * cin, cout)
+        out = cols @ kernel2d
+        if bias is not None:
+            out += bias
+        self.geometry = (x.shape, xp.shape, pads, (kh, kw), out_hw, strides, dilation)
+        self.save_for_backward(cols, kernel2d)
+        return out.reshape(n, *out_hw, cout)
+
+    def backward(self, grad):
+        cols, kernel2d = self.saved
+        x_shape, padded_shape, pads, window, out_hw, strides, dilation = self.geometry
+        grad2d = grad.reshape(-1, kernel2d.shape[1])
+        needs_x, needs_kernel, needs_bias = self.needs_input_grad
+        dx = dkernel = dbias = None
+        if needs_x:
+            dcols_t = kernel2d @ grad2d.T
+            dxp = col2im(dcols_t, padded_shape, window, out_hw, strides, dilation)
+            dx = np.ascontiguousarray(crop_spatial(dxp, pads, x_shape))
+        if needs_kernel:
+            dkernel = (cols.T @ grad2d).reshape(*window, -1, kernel2d.shape[1])
+        if needs_bias:
+            dbias = np.ones(grad2d.shape[0], dtype=grad2d.dtype) @ grad2d
+        return dx, dkernel, dbias
+
+
+class Conv1d(Conv2d):
+    """Conv2d on sequences: x (N, L, Cin), kernel (k, Cin, Cout), bias (Cout,) -> (N, OL, Cout).
+
+    Runs as Conv2d with a height of 1 (x as (N, 1, L, Cin), kernel as (1, k, Cin, Cout)).
+    """
+
+    spatial = 1
+
+    def forward(self, x, kernel, bias=None, strides=(1,), padding="valid", dilation=(1,)):
+        _check_conv("Conv1d", x, kernel, bias, 1)
+        out = self._conv(x[:, None], kernel[None], bias, (1, *strides), padding,
+                         (1, *dilation), "Conv1d", shown=(x.shape, kernel.shape))
+        return out[:, 0]
+
+    def backward(self, grad):
+        dx, dkernel, dbias = super().backward(grad[:, None])
+        return (None if dx is None else dx[:, 0],
+                None if dkernel is None else dkernel[0], dbias)
