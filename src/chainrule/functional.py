@@ -7,11 +7,14 @@ one home.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .backend import rng
 from .ops.conv import Conv1d, Conv2d
 from .ops.embedding import Embedding
+from .ops.loss import BinaryCrossEntropy, SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
 from .ops.normalization import BatchNorm, LayerNorm
 from .ops.pool import AvgPool2d, MaxPool1d, MaxPool2d
 from .tensor import Tensor, as_tensor
@@ -167,3 +170,195 @@ def embedding(ids, weight) -> Tensor:
     Ids outside [0, V) raise IndexError; repeated ids accumulate gradient.
     """
     return Embedding.apply(weight, ids)
+
+
+# ---------------------------------------------------------------- losses
+# PyTorch order and semantics: loss(input, target). Integer class targets take the
+# class axis 1 (axis 0 for a single sample of shape (C,)), as torch does.
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(loss: Tensor, reduction: str, fn: str) -> Tensor:
+    """Apply torch's ``reduction``: "mean", "sum" or "none"."""
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"Invalid value for argument `reduction` of `{fn}`: expected one of "
+                     f"{_REDUCTIONS}; received reduction={reduction!r}.")
+
+
+def _float_target(target, like: Tensor):
+    """A floating target in ``like``'s dtype: a Tensor stays one (its gradient flows)."""
+    if isinstance(target, Tensor):
+        if target.dtype == like.dtype:
+            return target
+        if target.dtype.kind == "f":
+            return target.astype(like.dtype)
+        return Tensor(target.data.astype(like.dtype))
+    return np.asarray(target, dtype=like.dtype)
+
+
+def _index_target(target) -> np.ndarray:
+    """Class-index targets as an integer array."""
+    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"class-index targets must be integers; received dtype {target.dtype} "
+                        f"(pass probabilities with the shape of the input instead).")
+    return target
+
+
+def _is_index_target(target) -> bool:
+    dtype = target.dtype if isinstance(target, Tensor) else np.asarray(target).dtype
+    return dtype.kind in "iu"
+
+
+def _class_axis(x: Tensor) -> int:
+    return 0 if x.ndim == 1 else 1
+
+
+def _weighted_class_loss(loss: Tensor, target: np.ndarray, weight, ignore_index: int,
+                         reduction: str, fn: str) -> Tensor:
+    """torch's reduction of per-sample losses for class-index targets: each scaled by
+    ``weight[target]``, ``ignore_index`` entries by 0, and "mean" divided by the sum
+    of those scales."""
+    ignored = target == ignore_index
+    if weight is None and not ignored.any():
+        return _reduce(loss, reduction, fn)
+    scale = np.ones(target.shape, loss.dtype) if weight is None else \
+        np.asarray(weight.data if isinstance(weight, Tensor) else weight,
+                   dtype=loss.dtype)[np.where(ignored, 0, target)]
+    scale[ignored] = 0
+    loss = loss * scale
+    if reduction == "mean":
+        return loss.sum() / scale.sum()
+    return _reduce(loss, reduction, fn)
+
+
+def _without_ignored(target: np.ndarray, ignore_index: int) -> np.ndarray:
+    """Targets with ``ignore_index`` entries replaced by class 0 (their loss is zeroed)."""
+    ignored = target == ignore_index
+    return np.where(ignored, 0, target) if ignored.any() else target
+
+
+def _pick_class(x: Tensor, index: np.ndarray, axis: int) -> Tensor:
+    """x (..., C, ...) -> x[..., index, ...] with ``axis`` removed; ``index`` has x's shape
+    without ``axis``. Differentiable (the gradient is scattered back)."""
+    axis = axis % x.ndim
+    grids = [np.arange(n).reshape((-1,) + (1,) * (index.ndim - k - 1))
+             for k, n in enumerate(index.shape)]
+    return x[(*grids[:axis], index, *grids[axis:])]
+
+
+def cross_entropy(logits, target, weight=None, ignore_index: int = -100,
+                  reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy, as ``torch.nn.functional.cross_entropy``.
+
+    logits (N, C) or (N, C, d1, ...) or (C,); target: class indices (N,) / (N, d1, ...)
+    / () or probabilities of the logits' shape. ``weight`` (C,) rescales classes; with
+    index targets "mean" divides by the summed weights of the non-ignored targets.
+    """
+    logits = as_tensor(logits)
+    axis = _class_axis(logits)
+    if _is_index_target(target):
+        target = _index_target(target)
+        loss = SoftmaxCrossEntropy.apply(logits, _without_ignored(target, ignore_index),
+                                         axis=axis)
+        return _weighted_class_loss(loss, target, weight, ignore_index, reduction,
+                                    "cross_entropy")
+    target = _float_target(target, logits)
+    if weight is not None:
+        shape = [1] * logits.ndim
+        shape[axis] = -1
+        w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, logits.dtype)
+        target = target * w.reshape(shape)
+    return _reduce(SoftmaxCrossEntropy.apply(logits, target, axis=axis), reduction,
+                   "cross_entropy")
+
+
+def nll_loss(log_probs, target, weight=None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class indices, as ``torch.nn.functional.nll_loss``.
+
+    log_probs (N, C) or (N, C, d1, ...) or (C,); target (N,) / (N, d1, ...) / () integers;
+    loss = -log_probs[target] (scaled by ``weight[target]``).
+    """
+    log_probs = as_tensor(log_probs)
+    target = _index_target(target)
+    picked = _pick_class(log_probs, _without_ignored(target, ignore_index),
+                             _class_axis(log_probs))
+    return _weighted_class_loss(-picked, target, weight, ignore_index, reduction, "nll_loss")
+
+
+def _weighted(loss: Tensor, weight) -> Tensor:
+    return loss if weight is None else loss * _float_target(weight, loss)
+
+
+def binary_cross_entropy(probs, target, weight=None, reduction: str = "mean") -> Tensor:
+    """-(t log p + (1 - t) log(1 - p)) on probabilities, as torch (logs clamped at -100,
+    so p of exactly 0 or 1 is finite). probs and target have the same shape."""
+    probs = as_tensor(probs)
+    if probs.size and (probs.data.min() < 0 or probs.data.max() > 1):
+        raise ValueError(f"binary_cross_entropy: every input must be a probability in [0, 1]; "
+                         f"received values in [{probs.data.min()}, {probs.data.max()}] (for "
+                         f"logits use binary_cross_entropy_with_logits).")
+    loss = BinaryCrossEntropy.apply(probs, _float_target(target, probs))
+    return _reduce(_weighted(loss, weight), reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(logits, target, weight=None, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
+    """Binary cross-entropy of sigmoid(logits), fused and stable for any finite logit.
+
+    loss = max(x, 0) - x t + log(1 + e**-|x|); with ``pos_weight`` (torch's formula)
+    loss = (1 - t) x + (1 + (pos_weight - 1) t) softplus(-x).
+    """
+    logits = as_tensor(logits)
+    target = _float_target(target, logits)
+    if pos_weight is None:
+        loss = SigmoidBinaryCrossEntropy.apply(logits, target)
+    else:
+        softplus_neg = SigmoidBinaryCrossEntropy.apply(logits, np.ones(logits.shape,
+                                                                       logits.dtype))
+        log_weight = (_float_target(pos_weight, logits) - 1) * target + 1
+        loss = (1 - target) * logits + log_weight * softplus_neg
+    return _reduce(_weighted(loss, weight), reduction, "binary_cross_entropy_with_logits")
+
+
+def _difference(input, target, fn: str) -> Tensor:
+    """input - target; differing shapes broadcast with torch's warning."""
+    input = as_tensor(input)
+    target = _float_target(target, input)
+    shape = target.shape
+    if shape != input.shape:
+        warnings.warn(f"{fn}: target size {shape} differs from input size "
+                      f"{input.shape}; they will be broadcast, which is probably not what "
+                      f"you want (as in torch).", UserWarning, stacklevel=3)
+    return input - target
+
+
+def mse_loss(input, target, reduction: str = "mean") -> Tensor:
+    """(input - target)**2, reduced."""
+    return _reduce(_difference(input, target, "mse_loss").square(), reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction: str = "mean") -> Tensor:
+    """|input - target|, reduced."""
+    return _reduce(_difference(input, target, "l1_loss").abs(), reduction, "l1_loss")
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d**2 where |d| <= delta, else delta (|d| - delta / 2), with d = input - target.
+
+    Written as 0.5 q**2 + delta (|d| - q) with q = min(|d|, delta): one expression,
+    the gradient d inside and delta sign(d) outside.
+    """
+    if delta <= 0:
+        raise ValueError(f"Invalid value for argument `delta` of `huber_loss`: expected a "
+                         f"positive float; received delta={delta}.")
+    a = _difference(input, target, "huber_loss").abs()
+    q = a.minimum(delta)
+    return _reduce(0.5 * q.square() + delta * (a - q), reduction, "huber_loss")

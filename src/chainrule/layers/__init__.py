@@ -1,10 +1,17 @@
 """Keras-named layers, each a :class:`~chainrule.module.Module`."""
 
+from .augmentation import GaussianNoise, RandomFlip, RandomTranslation
 from .base import LAYER_REGISTRY, Layer
 from .conv import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Reshape
+from .embedding import Embedding
+from .normalization import BatchNormalization, LayerNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling1D, MaxPooling2D
+from .recurrent import GRU, LSTM, SimpleRNN
 
 __all__ = ["LAYER_REGISTRY", "Activation", "AveragePooling2D", "Conv1D", "Conv2D", "Dense",
            "Dropout", "Flatten", "GlobalAveragePooling2D", "Layer", "MaxPooling1D",
-           "MaxPooling2D", "Reshape"]
+           "MaxPooling2D", "Reshape",
+           "BatchNormalization", "Embedding", "GaussianNoise", "LayerNormalization",
+           "RandomFlip", "RandomTranslation",
+           "GRU", "LSTM", "SimpleRNN"]

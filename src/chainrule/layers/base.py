@@ -46,7 +46,7 @@ class Layer(Module):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__module__.startswith("chainrule."):
+        if cls.__module__.startswith("chainrule.") and not cls.__name__.startswith("_"):
             LAYER_REGISTRY[cls.__name__] = cls
 
     def __init__(self, input_shape=None, input_dim=None, name: str | None = None,

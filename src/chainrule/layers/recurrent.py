@@ -1,0 +1,326 @@
+"""Recurrent layers: SimpleRNN, LSTM and GRU, with Keras' names, weights and gate order.
+
+Inputs are (batch, timesteps, features). ``kernel`` (features, G*units) and
+``recurrent_kernel`` (units, G*units) hold G gate blocks side by side: LSTM i, f,
+c, o (G = 4), GRU z, r, h (G = 3), SimpleRNN one block. The output is the last
+hidden state (N, units), or every step's (N, T, units) with
+``return_sequences=True``; ``return_state=True`` returns ``[output, *states]``
+(LSTM: ``[output, h, c]``).
+
+With the built-in activations ("tanh", "sigmoid", "relu", "linear") a call is one
+fused op from ``ops/recurrent.py`` (the loop over time runs on raw arrays, one
+graph node per call). Any other activation runs the same equations step by step
+with Tensor ops (``_step``), which is slower but differentiates anything.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations, initializers
+from ..ops.recurrent import ACTIVATIONS, GRUSequence, LSTMSequence, SimpleRNNSequence
+from ..tensor import Tensor, stack
+from .base import Layer, to_tensor
+
+
+def _fused_name(identifier) -> str | None:
+    """The fused ops' name for a built-in activation; None for any other callable."""
+    if identifier is None:
+        return "linear"
+    name = activations.name_of(identifier)
+    if name in ACTIVATIONS and activations.get(name) is activations.get(identifier):
+        return name
+    return None
+
+
+class _RNN(Layer):
+    """What SimpleRNN, LSTM and GRU share: weights, initial states, output options."""
+
+    gates = 1  # gate blocks side by side in kernel and recurrent_kernel
+    state_names = ("h",)
+
+    def __init__(self, units: int, activation="tanh", use_bias: bool = True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", return_sequences: bool = False,
+                 return_state: bool = False, go_backwards: bool = False, **kwargs):
+        layer = type(self).__name__
+        if isinstance(units, bool) or int(units) != units or units <= 0:
+            raise ValueError(f"Invalid value for argument `units` of `{layer}`: expected a "
+                             f"positive integer; received units={units!r}.")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.activation_name = activations.name_of(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.recurrent_initializer = recurrent_initializer
+        self.bias_initializer = bias_initializer
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.kernel = self.recurrent_kernel = self.bias = None
+        super().__init__(**kwargs)
+
+    # ------------------------------------------------------------ weights
+
+    def build(self, input_shape: tuple) -> None:
+        self._check_rank(input_shape)
+        width = self.gates * self.units
+        self.add_weight("kernel", (input_shape[-1], width), self.kernel_initializer)
+        self.add_weight("recurrent_kernel", (self.units, width), self.recurrent_initializer)
+        if self.use_bias:
+            self.add_weight("bias", self._bias_shape(), self._bias_initializer())
+
+    def _bias_shape(self) -> tuple:
+        return (self.gates * self.units,)
+
+    def _bias_initializer(self):
+        return self.bias_initializer
+
+    def _input_bias(self) -> Tensor | None:
+        """The bias added to x @ kernel (GRU with reset_after keeps a second row)."""
+        return self.bias
+
+    # ------------------------------------------------------------ forward
+
+    def forward(self, x: Tensor, initial_state=None):
+        """x (N, T, F) -> (N, units) or (N, T, units); ``[output, *states]`` with return_state."""
+        self._check_input(x)
+        states = self._initial_states(x, initial_state)
+        if self.go_backwards:
+            x = x[:, ::-1]
+        if self._fusable():
+            output, states = self._fused(x, states)
+        else:
+            output, states = self._composite(x, states)
+        return [output, *states] if self.return_state else output
+
+    def _activation_names(self) -> tuple:
+        return (_fused_name(self.activation),)
+
+    def _fusable(self) -> bool:
+        return all(name is not None for name in self._activation_names())
+
+    def _last(self, sequence: Tensor) -> Tensor:
+        """The final state from an op output (already final without return_sequences)."""
+        return sequence[:, -1] if self.return_sequences else sequence
+
+    def _composite(self, x: Tensor, states: list) -> tuple:
+        """The loop over time in Tensor ops: one ``_step`` per time step."""
+        z = x @ self.kernel
+        if self.use_bias:
+            z = z + self._input_bias()
+        outputs = []
+        for t in range(x.shape[1]):
+            states = self._step(z[:, t], states)
+            outputs.append(states[0])
+        output = stack(outputs, axis=1) if self.return_sequences else states[0]
+        return output, states
+
+    def _fused(self, x: Tensor, states: list) -> tuple:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _step(self, z: Tensor, states: list) -> list:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ checks
+
+    def _check_rank(self, shape: tuple) -> None:
+        if len(shape) != 3:
+            raise ValueError(f"`{type(self).__name__}` expected inputs of shape (batch, "
+                             f"timesteps, features); received shape {tuple(shape)}.")
+
+    def _check_input(self, x: Tensor) -> None:
+        self._check_rank(x.shape)
+        layer, features = type(self).__name__, self.kernel.shape[0]
+        if x.shape[-1] != features:
+            raise ValueError(f"`{layer}` expected inputs with {features} features (its kernel "
+                             f"is {self.kernel.shape}); received shape {x.shape}.")
+        if x.shape[1] == 0:
+            raise ValueError(f"`{layer}` expected at least one timestep; received shape "
+                             f"{x.shape}.")
+
+    def _initial_states(self, x: Tensor, initial_state) -> list:
+        shape = (x.shape[0], self.units)
+        if initial_state is None:
+            dtype = np.result_type(x.dtype, self.kernel.dtype)
+            return [Tensor(np.zeros(shape, dtype=dtype)) for _ in self.state_names]
+        if not isinstance(initial_state, list | tuple):
+            initial_state = [initial_state]
+        states = [to_tensor(s) for s in initial_state]
+        if len(states) != len(self.state_names) or any(s.shape != shape for s in states):
+            names = ", ".join(self.state_names)
+            raise ValueError(f"`{type(self).__name__}` expected initial_state [{names}], each "
+                             f"of shape {shape}; received shapes {[s.shape for s in states]}.")
+        return states
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units,
+                "activation": self.activation_name, "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer,
+                "recurrent_initializer": self.recurrent_initializer,
+                "bias_initializer": self.bias_initializer,
+                "return_sequences": self.return_sequences, "return_state": self.return_state,
+                "go_backwards": self.go_backwards}
+
+
+class _GatedRNN(_RNN):
+    """An RNN with gates: adds ``recurrent_activation``."""
+
+    def __init__(self, units: int, recurrent_activation="sigmoid", **kwargs):
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.recurrent_activation_name = activations.name_of(recurrent_activation)
+        super().__init__(units, **kwargs)
+
+    def _activation_names(self) -> tuple:
+        return _fused_name(self.activation), _fused_name(self.recurrent_activation)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(),
+                "recurrent_activation": self.recurrent_activation_name}
+
+
+class SimpleRNN(_RNN):
+    """h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias).
+
+    Weights: kernel (features, units), recurrent_kernel (units, units), bias (units,);
+    torch's ``nn.RNN`` with weight_ih = kernel.T, weight_hh = recurrent_kernel.T.
+    """
+
+    def __init__(self, units: int, activation="tanh", use_bias: bool = True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", return_sequences: bool = False,
+                 return_state: bool = False, go_backwards: bool = False, **kwargs):
+        super().__init__(units, activation=activation, use_bias=use_bias,
+                         kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer,
+                         bias_initializer=bias_initializer, return_sequences=return_sequences,
+                         return_state=return_state, go_backwards=go_backwards, **kwargs)
+
+    def _fused(self, x: Tensor, states: list) -> tuple:
+        out = SimpleRNNSequence.apply(x, self.kernel, self.recurrent_kernel, self.bias,
+                                      states[0], activation=self._activation_names()[0],
+                                      sequences=self.return_sequences)
+        return out, [self._last(out)]
+
+    def _step(self, z: Tensor, states: list) -> list:
+        return [self.activation(z + states[0] @ self.recurrent_kernel)]
+
+
+class LSTM(_GatedRNN):
+    """Long short-term memory, Keras gate order i, f, c, o.
+
+        i, f, o = recurrent_activation(x W + h U + b) for their blocks
+        c_t = f c_{t-1} + i activation(x W_c + h U_c + b_c);  h_t = o activation(c_t)
+
+    Weights: kernel (features, 4u), recurrent_kernel (u, 4u), bias (4u,);
+    ``unit_forget_bias`` starts the forget-gate bias at 1. Same gate order as torch's
+    ``nn.LSTM`` (weight_ih = kernel.T, weight_hh = recurrent_kernel.T, b_ih = bias).
+    """
+
+    gates = 4
+    state_names = ("h", "c")
+
+    def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid",
+                 use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias: bool = True, return_sequences: bool = False,
+                 return_state: bool = False, go_backwards: bool = False, **kwargs):
+        self.unit_forget_bias = bool(unit_forget_bias)
+        super().__init__(units, recurrent_activation=recurrent_activation,
+                         activation=activation, use_bias=use_bias,
+                         kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer,
+                         bias_initializer=bias_initializer, return_sequences=return_sequences,
+                         return_state=return_state, go_backwards=go_backwards, **kwargs)
+
+    def _bias_initializer(self):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+        init, u = initializers.get(self.bias_initializer), self.units
+        return lambda shape: np.concatenate([init((u,)), np.ones(u), init((2 * u,))])
+
+    def _fused(self, x: Tensor, states: list) -> tuple:
+        activation, recurrent_activation = self._activation_names()
+        out = LSTMSequence.apply(x, self.kernel, self.recurrent_kernel, self.bias, *states,
+                                 activation=activation,
+                                 recurrent_activation=recurrent_activation,
+                                 sequences=self.return_sequences)
+        h = out[0]
+        return h, [self._last(h), self._last(out[1])]
+
+    def _step(self, z: Tensor, states: list) -> list:
+        h, c = states
+        u = self.units
+        z = z + h @ self.recurrent_kernel
+        i = self.recurrent_activation(z[:, :u])
+        f = self.recurrent_activation(z[:, u:2 * u])
+        g = self.activation(z[:, 2 * u:3 * u])
+        o = self.recurrent_activation(z[:, 3 * u:])
+        c = f * c + i * g
+        return [o * self.activation(c), c]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+
+
+class GRU(_GatedRNN):
+    """Gated recurrent unit, Keras gate order z, r, h;  h_t = z h_{t-1} + (1 - z) h~.
+
+    With ``reset_after=True`` (Keras' default, and torch's ``nn.GRU``) the reset gate
+    multiplies the recurrent product: h~ = activation(x W_h + b_in + r (h U_h + b_rec)),
+    and bias is (2, 3u): the input row and the recurrent row. With
+    ``reset_after=False`` it multiplies the state first: h~ = activation(x W_h +
+    (r h) U_h + b), and bias is (3u,).
+    """
+
+    gates = 3
+
+    def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid",
+                 use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, reset_after: bool = True, **kwargs):
+        if not isinstance(reset_after, bool | np.bool_):
+            raise ValueError(f"Invalid value for argument `reset_after` of `GRU`: expected "
+                             f"True or False; received reset_after={reset_after!r}.")
+        self.reset_after = bool(reset_after)
+        super().__init__(units, recurrent_activation=recurrent_activation,
+                         activation=activation, use_bias=use_bias,
+                         kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer,
+                         bias_initializer=bias_initializer, return_sequences=return_sequences,
+                         return_state=return_state, go_backwards=go_backwards, **kwargs)
+
+    def _bias_shape(self) -> tuple:
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def _input_bias(self) -> Tensor | None:
+        return self.bias[0] if self.reset_after else self.bias
+
+    def _fused(self, x: Tensor, states: list) -> tuple:
+        activation, recurrent_activation = self._activation_names()
+        out = GRUSequence.apply(x, self.kernel, self.recurrent_kernel, self.bias, states[0],
+                                activation=activation,
+                                recurrent_activation=recurrent_activation,
+                                reset_after=self.reset_after, sequences=self.return_sequences)
+        return out, [self._last(out)]
+
+    def _step(self, z: Tensor, states: list) -> list:
+        (h,) = states
+        u, kernel = self.units, self.recurrent_kernel
+        if self.reset_after:
+            rec = h @ kernel
+            if self.use_bias:
+                rec = rec + self.bias[1]
+            update = self.recurrent_activation(z[:, :u] + rec[:, :u])
+            reset = self.recurrent_activation(z[:, u:2 * u] + rec[:, u:2 * u])
+            candidate = self.activation(z[:, 2 * u:] + reset * rec[:, 2 * u:])
+        else:
+            zr = z[:, :2 * u] + h @ kernel[:, :2 * u]
+            update = self.recurrent_activation(zr[:, :u])
+            reset = self.recurrent_activation(zr[:, u:])
+            candidate = self.activation(z[:, 2 * u:] + (reset * h) @ kernel[:, 2 * u:])
+        return [update * h + (1 - update) * candidate]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "reset_after": self.reset_after}
