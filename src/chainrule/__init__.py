@@ -31,7 +31,21 @@ from .tensor import (
 
 globals().update(_tensor_module.functions)  # cr.exp, cr.sum, cr.reshape, ...
 
-from . import viz  # noqa: E402
+from . import (  # noqa: E402
+    activations,
+    callbacks,
+    data,
+    functional,
+    initializers,
+    io,
+    layers,
+    losses,
+    metrics,
+    models,
+    optim,
+    viz,
+)
 from .data import datasets  # noqa: E402
+from .module import Module, Parameter  # noqa: E402
 
 __version__ = "0.1.0"
