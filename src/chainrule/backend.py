@@ -8,9 +8,36 @@ reproducible.
 
 from __future__ import annotations
 
+import ctypes
+import sys
+
 import numpy as np
 
 xp = np
+
+
+def _keep_freed_arrays_in_process() -> bool:
+    """Ask glibc to recycle freed large arrays instead of returning them to the OS.
+
+    Training frees and reallocates the same few-MB arrays every step; by default
+    glibc serves each from fresh mmap'd pages, and the page faults cost more than
+    the arithmetic (measured: the LeNet conv stack's step went from 7.0 ms to
+    3.4 ms). PyTorch's caching allocator avoids the same cost. Raising the mmap
+    and trim thresholds (32 MiB / 128 MiB) keeps such arrays on the heap. No-op
+    where glibc is absent.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        return bool(libc.mallopt(m_mmap_threshold, 32 * 2**20)
+                    and libc.mallopt(m_trim_threshold, 128 * 2**20))
+    except (OSError, AttributeError):
+        return False
+
+
+ALLOCATOR_TUNED = _keep_freed_arrays_in_process()
 
 _default_dtype = np.dtype(np.float32)
 _rng = np.random.default_rng()

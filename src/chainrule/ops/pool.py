@@ -98,13 +98,16 @@ class MaxPool2d(_Pool2d):
     def backward(self, grad):
         xp, out = self.saved
         x_shape, pads, pool, strides, out_hw = self.geometry
-        pending = np.array(grad, dtype=np.result_type(grad, xp))  # still to be placed
-        dxp = np.zeros(xp.shape, dtype=pending.dtype)
+        disjoint = all(s >= p for s, p in zip(strides, pool))  # windows never overlap
+        dxp = np.zeros(xp.shape, dtype=np.result_type(grad, xp))
+        unplaced = np.ones(out.shape, dtype=bool)  # windows whose maximum is still unfound
         for rows, cols in window_offsets(pool, strides, out_hw):
-            hit = xp[:, rows, cols] == out
-            target = dxp[:, rows, cols]
-            np.add(target, pending, out=target, where=hit)
-            np.copyto(pending, 0, where=hit)  # a later tie gets nothing
+            first = (xp[:, rows, cols] == out) & unplaced
+            unplaced ^= first  # a later tie in the same window gets nothing
+            if disjoint:  # write straight into dxp: faster than add-and-assign
+                np.multiply(first, grad, out=dxp[:, rows, cols])
+            else:
+                dxp[:, rows, cols] += first * grad
         return np.ascontiguousarray(crop_spatial(dxp, pads, x_shape))
 
 

@@ -1,0 +1,400 @@
+"""Convolution and pooling ops (chainrule.ops.conv, chainrule.ops.pool).
+
+Each case runs the op in chainrule and, where torch is installed, in torch
+(NHWC <-> NCHW, kernel HWIO <-> OIHW), and compares the forward value and the
+gradient of every input in float64; ``cr.gradcheck`` checks against finite
+differences without torch.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule.autograd import ShapeError
+from chainrule.ops.conv import Conv1d, Conv2d
+from chainrule.ops.pool import AvgPool2d, MaxPool1d, MaxPool2d
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # pragma: no cover - torch is optional
+    torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
+TOL = 1e-10
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def assert_close(ours, theirs, what):
+    """Equal within TOL, or fail naming the array, the worst element and both values."""
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} != {theirs.shape}"
+    if ours.size == 0:
+        return
+    err = np.abs(ours - theirs)
+    worst = np.unravel_index(int(np.argmax(err)), err.shape)
+    assert err[worst] <= TOL, (f"{what}: worst element {worst}: chainrule {ours[worst]!r}, "
+                               f"torch {theirs[worst]!r}")
+
+
+def run_ours(op, arrays, options, seed=1):
+    """Apply ``op`` to float64 tensors; backprop fixed random weights. -> (out, grads)."""
+    tensors = [None if a is None else cr.tensor(a, requires_grad=True) for a in arrays]
+    out = op.apply(*tensors, **options)
+    grad = np.random.default_rng(seed).standard_normal(out.shape)
+    out.backward(grad)
+    return out.data, grad, [None if t is None else t.grad.data for t in tensors]
+
+
+def tf_same_pads(size, window, stride, dilation=1):
+    """TensorFlow's "same" padding, written out independently of chainrule."""
+    total = max((math.ceil(size / stride) - 1) * stride + (window - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def nchw(a):
+    """NHWC (or NLC) numpy -> channels-first torch tensor requiring grad."""
+    axes = (0, a.ndim - 1, *range(1, a.ndim - 1))
+    return torch.tensor(a.transpose(axes).copy(), requires_grad=True)
+
+
+def nhwc(t):
+    """Channels-first torch tensor -> NHWC (or NLC) numpy."""
+    a = t.detach().numpy()
+    return a.transpose((0, *range(2, a.ndim), 1))
+
+
+def torch_pad(xt, x_shape, window, strides, dilation, padding, value=0.0):
+    """Pad a channels-first torch tensor as chainrule's ``padding`` would (maybe asymmetric)."""
+    if padding == "valid":
+        return xt
+    spatial = x_shape[1:-1]
+    pads = [tf_same_pads(n, k, s, d) for n, k, s, d in zip(spatial, window, strides, dilation)]
+    flat = [p for before_after in reversed(pads) for p in before_after]  # last axis first
+    return F.pad(xt, flat, value=value)
+
+
+# ---------------------------------------------------------------- convolution
+
+CONV2D_CASES = [
+    # x shape, kernel shape, strides, padding, dilation
+    ((2, 7, 9, 3), (3, 3, 3, 4), (1, 1), "valid", (1, 1)),  # odd kernel, non-square input
+    ((2, 8, 6, 2), (2, 4, 2, 3), (1, 1), "valid", (1, 1)),  # even, non-square kernel
+    ((2, 9, 8, 3), (3, 3, 3, 2), (2, 2), "valid", (1, 1)),  # stride 2 leaves a row unused
+    ((1, 7, 10, 2), (3, 2, 2, 3), (2, 3), "valid", (1, 1)),  # unequal strides
+    ((2, 7, 9, 3), (3, 3, 3, 4), (1, 1), "same", (1, 1)),
+    ((2, 6, 7, 2), (2, 4, 2, 3), (1, 1), "same", (1, 1)),  # even kernel: asymmetric pads
+    ((2, 9, 8, 3), (3, 3, 3, 2), (2, 2), "same", (1, 1)),  # stride 2: asymmetric pads
+    ((1, 8, 7, 2), (4, 4, 2, 3), (2, 2), "same", (1, 1)),
+    ((2, 9, 10, 2), (3, 3, 2, 3), (1, 1), "valid", (2, 2)),  # dilation 2
+    ((2, 9, 10, 2), (2, 3, 2, 3), (1, 1), "same", (2, 2)),
+    ((1, 11, 9, 2), (3, 2, 2, 2), (2, 1), "same", (2, 3)),
+    ((3, 6, 6, 1), (5, 5, 1, 4), (1, 1), "valid", (1, 1)),  # one input channel (LeNet conv1)
+]
+
+
+def conv2d_case(x_shape, k_shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(x_shape), rng.standard_normal(k_shape),
+            rng.standard_normal(k_shape[-1]))
+
+
+@needs_torch
+@pytest.mark.parametrize("x_shape,k_shape,strides,padding,dilation", CONV2D_CASES)
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_conv2d_matches_torch(x_shape, k_shape, strides, padding, dilation, use_bias):
+    x, kernel, bias = conv2d_case(x_shape, k_shape)
+    bias = bias if use_bias else None
+    out, grad, (dx, dk, db) = run_ours(Conv2d, [x, kernel, bias], dict(
+        strides=strides, padding=padding, dilation=dilation))
+
+    xt = nchw(x)
+    kt = torch.tensor(kernel.transpose(3, 2, 0, 1).copy(), requires_grad=True)
+    bt = torch.tensor(bias, requires_grad=True) if use_bias else None
+    padded = torch_pad(xt, x.shape, k_shape[:2], strides, dilation, padding)
+    ot = F.conv2d(padded, kt, bt, stride=strides, dilation=dilation)
+    ot.backward(nchw(grad))
+
+    assert_close(out, nhwc(ot), "output")
+    assert_close(dx, nhwc(xt.grad), "d x")
+    assert_close(dk, kt.grad.numpy().transpose(2, 3, 1, 0), "d kernel")
+    if use_bias:
+        assert_close(db, bt.grad.numpy(), "d bias")
+
+
+@needs_torch
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_conv2d_matches_torch_on_random_geometry(data):
+    draw = data.draw
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    strides = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    reach = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    x_shape = (draw(st.integers(1, 2)), draw(st.integers(reach[0], reach[0] + 5)),
+               draw(st.integers(reach[1], reach[1] + 5)), draw(st.integers(1, 3)))
+    k_shape = (*kernel, x_shape[-1], draw(st.integers(1, 3)))
+    test_conv2d_matches_torch(x_shape, k_shape, strides, draw(st.sampled_from(["valid", "same"])),
+                              dilation, use_bias=True)
+
+
+CONV1D_CASES = [
+    # x shape, kernel shape, stride, padding, dilation
+    ((2, 11, 3), (3, 3, 4), 1, "valid", 1),
+    ((2, 10, 2), (4, 2, 3), 1, "valid", 1),
+    ((2, 11, 3), (3, 3, 2), 2, "valid", 1),
+    ((2, 11, 3), (3, 3, 4), 1, "same", 1),
+    ((2, 10, 2), (4, 2, 3), 1, "same", 1),
+    ((2, 11, 2), (4, 2, 3), 2, "same", 1),
+    ((2, 13, 2), (3, 2, 3), 1, "valid", 2),
+    ((2, 13, 2), (2, 2, 3), 2, "same", 2),
+]
+
+
+@needs_torch
+@pytest.mark.parametrize("x_shape,k_shape,stride,padding,dilation", CONV1D_CASES)
+def test_conv1d_matches_torch(x_shape, k_shape, stride, padding, dilation):
+    x, kernel, bias = conv2d_case(x_shape, k_shape)
+    out, grad, (dx, dk, db) = run_ours(Conv1d, [x, kernel, bias], dict(
+        strides=stride, padding=padding, dilation=dilation))
+
+    xt = nchw(x)
+    kt = torch.tensor(kernel.transpose(2, 1, 0).copy(), requires_grad=True)
+    bt = torch.tensor(bias, requires_grad=True)
+    padded = torch_pad(xt, x.shape, (k_shape[0],), (stride,), (dilation,), padding)
+    ot = F.conv1d(padded, kt, bt, stride=stride, dilation=dilation)
+    ot.backward(nchw(grad))
+
+    assert_close(out, nhwc(ot), "output")
+    assert_close(dx, nhwc(xt.grad), "d x")
+    assert_close(dk, kt.grad.numpy().transpose(2, 1, 0), "d kernel")
+    assert_close(db, bt.grad.numpy(), "d bias")
+
+
+@pytest.mark.parametrize("strides,padding,dilation", [
+    ((1, 1), "valid", (1, 1)), ((2, 2), "same", (1, 1)), ((1, 2), "same", (2, 1))])
+def test_conv2d_gradcheck(strides, padding, dilation):
+    x, kernel, bias = conv2d_case((2, 5, 6, 2), (3, 2, 2, 3), seed=3)
+    cr.gradcheck(lambda a, k, b: Conv2d.apply(a, k, b, strides=strides, padding=padding,
+                                              dilation=dilation),
+                 cr.tensor(x, requires_grad=True), cr.tensor(kernel, requires_grad=True),
+                 cr.tensor(bias, requires_grad=True))
+
+
+def test_conv1d_gradcheck_without_bias():
+    x, kernel, _ = conv2d_case((2, 7, 2), (3, 2, 3), seed=4)
+    cr.gradcheck(lambda a, k: Conv1d.apply(a, k, None, strides=2, padding="same"),
+                 cr.tensor(x, requires_grad=True), cr.tensor(kernel, requires_grad=True))
+
+
+def test_conv1d_is_conv2d_with_height_one():
+    x, kernel, bias = conv2d_case((2, 9, 3), (3, 3, 2), seed=5)
+    options = dict(padding="same", strides=2, dilation=2)
+    out1 = Conv1d.apply(cr.tensor(x), cr.tensor(kernel), cr.tensor(bias), **options)
+    out2 = Conv2d.apply(cr.tensor(x[:, None]), cr.tensor(kernel[None]), cr.tensor(bias),
+                        strides=(1, 2), padding="same", dilation=(1, 2))
+    np.testing.assert_array_equal(out1.data, out2.data[:, 0])
+
+
+def test_conv2d_by_hand():
+    # A 3x3 input, a 2x2 kernel of ones: each output is the sum of a 2x2 block, plus 10.
+    x = np.arange(9.0).reshape(1, 3, 3, 1)
+    xt = cr.tensor(x, requires_grad=True)
+    out = Conv2d.apply(xt, cr.tensor(np.ones((2, 2, 1, 1))), cr.tensor([10.0]))
+    np.testing.assert_array_equal(out.data[0, :, :, 0], [[18.0, 22.0], [30.0, 34.0]])
+    out.sum().backward()
+    # Each input pixel is counted once per window covering it.
+    np.testing.assert_array_equal(xt.grad.data[0, :, :, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
+
+
+@pytest.mark.parametrize("channels", [1, 3])  # both im2col layouts
+def test_conv2d_keeps_float32(channels):
+    rng = np.random.default_rng(0)
+    x = cr.tensor(rng.standard_normal((2, 8, 8, channels), dtype=np.float32), requires_grad=True)
+    k = cr.tensor(rng.standard_normal((3, 3, channels, 4), dtype=np.float32), requires_grad=True)
+    b = cr.tensor(np.zeros(4, np.float32), requires_grad=True)
+    out = Conv2d.apply(x, k, b, padding="same", strides=2)
+    out.backward(np.ones(out.shape, np.float32))
+    assert out.dtype == x.grad.dtype == k.grad.dtype == b.grad.dtype == np.float32
+
+
+def test_conv2d_without_grad_records_nothing():
+    x, kernel, bias = conv2d_case((1, 5, 5, 2), (3, 3, 2, 2))
+    with cr.no_grad():
+        out = Conv2d.apply(cr.tensor(x), cr.tensor(kernel, requires_grad=True), cr.tensor(bias))
+    assert not out.requires_grad
+
+
+@pytest.mark.parametrize("op,x_shape,k_shape,message", [
+    (Conv2d, (5, 5, 2), (3, 3, 2, 4), "Conv2d expects x of shape (N, H, W, Cin)"),
+    (Conv2d, (1, 5, 5, 3), (3, 3, 2, 4), "3 input channels"),
+    (Conv2d, (1, 2, 5, 2), (3, 3, 2, 4), "smaller than the kernel"),
+    (Conv1d, (1, 5, 5, 2), (3, 2, 4), "Conv1d expects x of shape (N, L, Cin)"),
+    (Conv1d, (1, 5, 3), (3, 2, 4), "kernel (3, 2, 4) expects Cin = 2"),
+])
+def test_conv_shape_errors_name_op_and_shapes(op, x_shape, k_shape, message):
+    with pytest.raises(ShapeError) as info:
+        op.apply(cr.tensor(np.zeros(x_shape)), cr.tensor(np.zeros(k_shape)), None)
+    assert message in str(info.value)
+    assert str(x_shape) in str(info.value)
+
+
+def test_conv_bias_shape_error():
+    with pytest.raises(ShapeError, match=r"bias must have shape \(4,\)"):
+        Conv2d.apply(cr.tensor(np.zeros((1, 5, 5, 2))), cr.tensor(np.zeros((3, 3, 2, 4))),
+                     cr.tensor(np.zeros(3)))
+
+
+@pytest.mark.parametrize("options,name", [
+    (dict(padding="full"), "padding"), (dict(strides=0), "strides"),
+    (dict(dilation=(1, 2, 3)), "dilation")])
+def test_conv_option_errors_name_the_argument(options, name):
+    with pytest.raises(ValueError, match=f"argument `{name}` of `Conv2d`"):
+        Conv2d.apply(cr.tensor(np.zeros((1, 5, 5, 2))), cr.tensor(np.zeros((3, 3, 2, 4))),
+                     None, **options)
+
+
+# ---------------------------------------------------------------- pooling
+
+POOL2D_CASES = [
+    # x shape, pool, strides, padding
+    ((2, 6, 8, 3), (2, 2), (2, 2), "valid"),  # the common, tiling case
+    ((2, 7, 9, 2), (2, 2), (2, 2), "valid"),  # a row and a column left over
+    ((2, 7, 8, 2), (3, 3), (2, 2), "valid"),  # overlapping windows
+    ((2, 7, 8, 2), (3, 2), (1, 1), "valid"),
+    ((2, 9, 10, 2), (2, 2), (3, 3), "valid"),  # gaps between windows
+    ((2, 7, 9, 2), (2, 2), (2, 2), "same"),
+    ((2, 7, 8, 2), (3, 3), (2, 2), "same"),
+    ((2, 6, 7, 2), (3, 2), (1, 1), "same"),
+    ((1, 5, 9, 2), (2, 3), (3, 2), "same"),
+]
+
+
+def pool_reference(kind, xt, x_shape, pool, strides, padding):
+    """Torch pooling with chainrule's padding; "same" averages exclude the padding."""
+    if kind == "max":
+        padded = torch_pad(xt, x_shape, pool, strides, (1, 1), padding, value=-math.inf)
+        return F.max_pool2d(padded, pool, strides)
+    ones = torch.ones_like(xt)
+    total, count = (F.avg_pool2d(torch_pad(t, x_shape, pool, strides, (1, 1), padding),
+                                 pool, strides, divisor_override=1) for t in (xt, ones))
+    return total / count
+
+
+@needs_torch
+@pytest.mark.parametrize("x_shape,pool,strides,padding", POOL2D_CASES)
+@pytest.mark.parametrize("op,kind", [(MaxPool2d, "max"), (AvgPool2d, "avg")])
+def test_pool2d_matches_torch(op, kind, x_shape, pool, strides, padding):
+    x = np.random.default_rng(0).standard_normal(x_shape)
+    out, grad, (dx,) = run_ours(op, [x], dict(pool_size=pool, strides=strides, padding=padding))
+    xt = nchw(x)
+    ot = pool_reference(kind, xt, x_shape, pool, strides, padding)
+    ot.backward(nchw(grad))
+    assert_close(out, nhwc(ot), "output")
+    assert_close(dx, nhwc(xt.grad), "d x")
+
+
+@needs_torch
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_pool2d_matches_torch_on_random_geometry(data):
+    draw = data.draw
+    pool = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    strides = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    x_shape = (draw(st.integers(1, 2)), draw(st.integers(pool[0], pool[0] + 5)),
+               draw(st.integers(pool[1], pool[1] + 5)), draw(st.integers(1, 3)))
+    op, kind = draw(st.sampled_from([(MaxPool2d, "max"), (AvgPool2d, "avg")]))
+    test_pool2d_matches_torch(op, kind, x_shape, pool, strides,
+                              draw(st.sampled_from(["valid", "same"])))
+
+
+@needs_torch
+@pytest.mark.parametrize("x_shape,pool,stride,padding", [
+    ((2, 10, 3), 2, 2, "valid"), ((2, 11, 3), 2, 2, "valid"), ((2, 11, 2), 3, 1, "valid"),
+    ((2, 11, 2), 3, 2, "same"), ((2, 12, 2), 2, 3, "valid"), ((2, 10, 2), 4, 3, "same")])
+def test_maxpool1d_matches_torch(x_shape, pool, stride, padding):
+    x = np.random.default_rng(0).standard_normal(x_shape)
+    out, grad, (dx,) = run_ours(MaxPool1d, [x], dict(pool_size=pool, strides=stride,
+                                                     padding=padding))
+    xt = nchw(x)
+    padded = torch_pad(xt, x_shape, (pool,), (stride,), (1,), padding, value=-math.inf)
+    ot = F.max_pool1d(padded, pool, stride)
+    ot.backward(nchw(grad))
+    assert_close(out, nhwc(ot), "output")
+    assert_close(dx, nhwc(xt.grad), "d x")
+
+
+@pytest.mark.parametrize("op", [MaxPool2d, AvgPool2d])
+@pytest.mark.parametrize("pool,strides,padding", [
+    ((2, 2), (2, 2), "valid"), ((3, 3), (2, 2), "same"), ((2, 3), (3, 1), "same")])
+def test_pool2d_gradcheck(op, pool, strides, padding):
+    x = cr.tensor(np.random.default_rng(6).standard_normal((2, 5, 6, 2)), requires_grad=True)
+    cr.gradcheck(lambda a: op.apply(a, pool_size=pool, strides=strides, padding=padding), x)
+
+
+def test_maxpool1d_gradcheck():
+    x = cr.tensor(np.random.default_rng(7).standard_normal((2, 9, 2)), requires_grad=True)
+    cr.gradcheck(lambda a: MaxPool1d.apply(a, pool_size=3, strides=2, padding="same"), x)
+
+
+def test_maxpool_tie_goes_to_first_element_of_each_window():
+    x = cr.tensor(np.ones((1, 4, 4, 1)), requires_grad=True)
+    MaxPool2d.apply(x, pool_size=2).sum().backward()
+    expected = np.zeros((4, 4))
+    expected[::2, ::2] = 1.0
+    np.testing.assert_array_equal(x.grad.data[0, :, :, 0], expected)
+
+
+def test_maxpool_overlapping_windows_accumulate():
+    # 1-D, pool 3, stride 1: the maximum 9 is in all three windows; ties go first.
+    x = cr.tensor(np.array([1.0, 9.0, 2.0, 0.0, 5.0, 5.0]).reshape(1, 6, 1), requires_grad=True)
+    out = MaxPool1d.apply(x, pool_size=3, strides=1)
+    np.testing.assert_array_equal(out.data.ravel(), [9.0, 9.0, 5.0, 5.0])
+    out.backward(np.array([1.0, 10.0, 100.0, 1000.0]).reshape(1, 4, 1))
+    np.testing.assert_array_equal(x.grad.data.ravel(), [0, 11, 0, 0, 1100, 0])
+
+
+def test_avgpool_same_excludes_padding_from_the_count():
+    x = cr.tensor(np.arange(1.0, 10.0).reshape(1, 3, 3, 1))
+    out = AvgPool2d.apply(x, pool_size=2, strides=2, padding="same")
+    # TF pads one row and one column after: windows hold 4, 2, 2 and 1 real values.
+    np.testing.assert_array_equal(out.data[0, :, :, 0], [[3.0, 4.5], [7.5, 9.0]])
+
+
+@pytest.mark.parametrize("op", [MaxPool2d, AvgPool2d])
+def test_pool_keeps_float32(op):
+    x = cr.tensor(np.random.default_rng(0).standard_normal((2, 7, 7, 3)).astype(np.float32),
+                  requires_grad=True)
+    out = op.apply(x, pool_size=3, strides=2, padding="same")
+    out.backward(np.ones(out.shape, np.float32))
+    assert out.dtype == x.grad.dtype == np.float32
+
+
+def test_pool_defaults_strides_to_pool_size():
+    x = cr.tensor(np.random.default_rng(0).standard_normal((1, 6, 6, 1)))
+    assert MaxPool2d.apply(x, pool_size=3).shape == (1, 2, 2, 1)
+    assert MaxPool1d.apply(cr.tensor(np.zeros((1, 7, 2))), pool_size=2).shape == (1, 3, 2)
+
+
+@pytest.mark.parametrize("op,x_shape,message", [
+    (MaxPool2d, (6, 6, 1), "MaxPool2d expects x of shape (N, H, W, C); received (6, 6, 1)"),
+    (AvgPool2d, (1, 1, 6, 1), "smaller than the pool window (2, 2)"),
+    (MaxPool1d, (1, 6, 6, 1), "MaxPool1d expects x of shape (N, L, C); received (1, 6, 6, 1)"),
+])
+def test_pool_shape_errors(op, x_shape, message):
+    with pytest.raises(ShapeError) as info:
+        op.apply(cr.tensor(np.zeros(x_shape)), pool_size=2)
+    assert message in str(info.value)
+
+
+def test_pool_option_errors_name_the_argument():
+    with pytest.raises(ValueError, match="argument `pool_size` of `MaxPool2d`"):
+        MaxPool2d.apply(cr.tensor(np.zeros((1, 4, 4, 1))), pool_size=(2, 0))
+    with pytest.raises(ValueError, match="argument `padding` of `AvgPool2d`"):
+        AvgPool2d.apply(cr.tensor(np.zeros((1, 4, 4, 1))), padding="causal")
