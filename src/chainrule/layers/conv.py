@@ -4,24 +4,9 @@ from __future__ import annotations
 
 from .. import activations, initializers
 from .. import functional as F
+from ..ops.conv import normalize_padding, normalize_tuple
 from ..tensor import Tensor
 from .base import Layer
-
-
-def as_tuple(value, n: int, arg: str, layer: str) -> tuple[int, ...]:
-    """An int or a length-n sequence of positive ints, as a tuple."""
-    values = (value,) * n if isinstance(value, int) else tuple(value)
-    if len(values) != n or any(int(v) < 1 for v in values):
-        raise ValueError(f"Invalid value for argument `{arg}` of `{layer}`: expected a "
-                         f"positive int or {n} of them; received {arg}={value!r}.")
-    return tuple(int(v) for v in values)
-
-
-def check_padding(padding: str, layer: str) -> str:
-    if padding not in ("valid", "same"):
-        raise ValueError(f"Invalid value for argument `padding` of `{layer}`: expected "
-                         f"'valid' or 'same'; received padding={padding!r}.")
-    return padding
 
 
 class _Conv(Layer):
@@ -34,10 +19,10 @@ class _Conv(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         layer = type(self).__name__
         self.filters = int(filters)
-        self.kernel_size = as_tuple(kernel_size, self.rank, "kernel_size", layer)
-        self.strides = as_tuple(strides, self.rank, "strides", layer)
-        self.padding = check_padding(padding, layer)
-        self.dilation_rate = as_tuple(dilation_rate, self.rank, "dilation_rate", layer)
+        self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", layer)
+        self.strides = normalize_tuple(strides, self.rank, "strides", layer)
+        self.padding = normalize_padding(padding, layer)
+        self.dilation_rate = normalize_tuple(dilation_rate, self.rank, "dilation_rate", layer)
         self.activation = activations.get(activation)
         self.activation_name = activations.name_of(activation)
         self.use_bias = use_bias

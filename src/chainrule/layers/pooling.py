@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .. import functional as F
+from ..ops.conv import normalize_padding, normalize_tuple
 from ..tensor import Tensor
 from .base import Layer
-from .conv import as_tuple, check_padding
 
 
 class _Pooling(Layer):
@@ -15,10 +15,10 @@ class _Pooling(Layer):
 
     def __init__(self, pool_size=2, strides=None, padding: str = "valid", **kwargs):
         layer = type(self).__name__
-        self.pool_size = as_tuple(pool_size, self.rank, "pool_size", layer)
-        self.strides = self.pool_size if strides is None else as_tuple(
+        self.pool_size = normalize_tuple(pool_size, self.rank, "pool_size", layer)
+        self.strides = self.pool_size if strides is None else normalize_tuple(
             strides, self.rank, "strides", layer)
-        self.padding = check_padding(padding, layer)
+        self.padding = normalize_padding(padding, layer)
         super().__init__(**kwargs)
 
     def get_config(self) -> dict:
