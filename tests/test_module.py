@@ -101,3 +101,19 @@ def test_parameters_require_grad_and_zero_grad_clears():
     assert all(p.grad is not None for p in model.parameters())
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_get_and_set_weights_follow_keras():
+    layer = Dense(2, input_dim=3)
+    assert [w.shape for w in layer.get_weights()] == [(3, 2), (2,)]
+    layer.set_weights([np.ones((3, 2)), np.full(2, 0.5)])
+    assert np.array_equal(layer(np.ones((1, 3))).numpy(), [[3.5, 3.5]])
+    with pytest.raises(ValueError, match="expected 2 arrays"):
+        layer.set_weights([np.ones((3, 2))])
+
+
+def test_automatic_names_are_keras_snake_case():
+    from chainrule.layers import Conv2D, MaxPooling2D
+
+    assert Conv2D(1, 1).name.startswith("conv2d")
+    assert MaxPooling2D().name.startswith("max_pooling2d")

@@ -7,7 +7,8 @@ comes from chainrule's seeded generator.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -111,6 +112,37 @@ def check(identifier: str | Callable) -> str | Callable:
     return identifier
 
 
+class WeightBudgetExceeded(ValueError):
+    """More weight values were asked for inside ``placeholder_weights`` than allowed."""
+
+
+_placeholder_budget: list[int] | None = None  # [values left] inside placeholder_weights()
+
+
+@contextlib.contextmanager
+def placeholder_weights(max_values: int) -> Iterator[None]:
+    """Inside: weights start as zeros (no random draws) and at most ``max_values``
+    values may be created in all; more raises :class:`WeightBudgetExceeded`.
+
+    Loading a saved model rebuilds its layers this way before copying the stored
+    weights in, so a hostile config cannot make it allocate without bound.
+    """
+    global _placeholder_budget
+    previous, _placeholder_budget = _placeholder_budget, [int(max_values)]
+    try:
+        yield
+    finally:
+        _placeholder_budget = previous
+
+
 def initialize(identifier: str | Callable, shape: tuple) -> np.ndarray:
     """A new weight of ``shape`` in the default dtype."""
-    return np.asarray(get(identifier)(tuple(shape)), dtype=get_default_dtype())
+    draw = get(identifier)
+    shape = tuple(int(d) for d in shape)
+    if _placeholder_budget is not None:
+        _placeholder_budget[0] -= int(np.prod(shape))
+        if _placeholder_budget[0] < 0:
+            raise WeightBudgetExceeded(f"a weight of shape {shape} exceeds the number of "
+                                       f"values allowed while building placeholders.")
+        return np.zeros(shape, dtype=get_default_dtype())
+    return np.asarray(draw(shape), dtype=get_default_dtype())

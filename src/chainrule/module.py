@@ -176,6 +176,18 @@ class Module:
                 value = state[name].data if isinstance(state[name], Tensor) else state[name]
                 target.data = np.array(value, dtype=target.dtype)
 
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every parameter and buffer, in ``state_dict`` order (Keras)."""
+        return list(self.state_dict().values())
+
+    def set_weights(self, weights: list) -> None:
+        """Assign arrays in ``get_weights`` order; counts and shapes must match."""
+        names = list(self.state_dict())
+        if len(weights) != len(names):
+            raise ValueError(f"set_weights on {type(self).__name__}: expected {len(names)} "
+                             f"arrays ({names}); received {len(weights)}.")
+        self.load_state_dict(dict(zip(names, weights)))
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__}("]
         for name, child in self._modules.items():

@@ -1,3 +1,4 @@
 """Data: datasets (``cr.datasets``) and batching (``cr.data.DataLoader``)."""
 
 from . import datasets
+from .loader import DataLoader

@@ -21,7 +21,9 @@ _name_counts: dict[str, int] = {}
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z])(?=[a-z])", r"_\1\2", name).lower()
+    """Keras' automatic layer names: Conv2D -> conv2d, SimpleRNN -> simple_rnn."""
+    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def unique_name(stem: str) -> str:

@@ -1,0 +1,28 @@
+"""Safe reading and writing of model files.
+
+Everything that touches bytes from disk lives here and trusts nothing: zip
+archives are checked for integrity, member names and sizes; JSON for structure
+and types; safetensors headers for dtypes, shapes and offsets. Any problem raises
+:class:`ModelFormatError` naming what is wrong. Nothing is ever unpickled,
+imported or executed. Writes are atomic (a temporary file in the same folder,
+then ``os.replace``).
+"""
+
+from .archive import atomic_write, read_archive, write_archive
+from .errors import ModelFormatError
+from .jsonio import decode_json, encode_json
+from .tensors import ALLOWED_DTYPES, decode_arrays, encode_arrays, load_arrays, save_arrays
+
+__all__ = [
+    "ALLOWED_DTYPES",
+    "ModelFormatError",
+    "atomic_write",
+    "decode_arrays",
+    "decode_json",
+    "encode_arrays",
+    "encode_json",
+    "load_arrays",
+    "read_archive",
+    "save_arrays",
+    "write_archive",
+]

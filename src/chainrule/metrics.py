@@ -1,0 +1,350 @@
+"""Metrics by Keras name: ``"accuracy"``, ``"precision"``, ``"auc"``, ... and
+``confusion_matrix``.
+
+A metric is a small stateful object: ``update(y_true, y_pred)`` folds in one batch
+(NumPy arrays or Tensors; no graph is built), ``result()`` is the value over every
+batch since the last ``reset()``. ``fit`` updates them once per step, so updates
+are a handful of vectorised NumPy operations on running sums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+def _array(x) -> np.ndarray:
+    return np.asarray(getattr(x, "data", x))
+
+
+def _align(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop a trailing axis of 1 where one side has it and the other does not
+    (targets (N,) against predictions (N, 1)), as Keras does."""
+    if y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
+        y_pred = y_pred[..., 0]
+    elif y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"Metric: targets of shape {y_true.shape} do not match predictions "
+                         f"of shape {y_pred.shape}.")
+    return y_true, y_pred
+
+
+class Metric:
+    """Base class: running state, ``update``, ``result``, ``reset`` and a ``name``."""
+
+    name = "metric"
+
+    def __init__(self, name: str | None = None):
+        if name is not None:
+            self.name = name
+        self.reset()
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def update(self, y_true, y_pred) -> None:
+        raise NotImplementedError
+
+    def result(self) -> float:
+        raise NotImplementedError
+
+    # Keras spellings
+    def update_state(self, y_true, y_pred) -> None:
+        self.update(y_true, y_pred)
+
+    def reset_state(self) -> None:
+        self.reset()
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+    def __call__(self, y_true, y_pred) -> float:
+        """The metric on one batch alone (the running state is left as it was)."""
+        fresh = type(self).__new__(type(self))
+        fresh.__dict__.update(self.__dict__)
+        fresh.reset()
+        fresh.update(y_true, y_pred)
+        return fresh.result()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class _CountMetric(Metric):
+    """A fraction of matching elements: ``correct / total``, kept as running ints."""
+
+    def reset(self) -> None:
+        self.correct = 0
+        self.total = 0
+
+    def result(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+    def _count(self, hits: np.ndarray) -> None:
+        self.correct += int(np.count_nonzero(hits))
+        self.total += hits.size
+
+
+class BinaryAccuracy(_CountMetric):
+    """Fraction of predictions on the right side of ``threshold`` (0.5)."""
+
+    name = "binary_accuracy"
+
+    def __init__(self, name: str | None = None, threshold: float = 0.5):
+        self.threshold = threshold
+        super().__init__(name)
+
+    def update(self, y_true, y_pred) -> None:
+        y_true, y_pred = _align(_array(y_true), _array(y_pred))
+        self._count((y_pred > self.threshold) == (y_true > 0.5))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "threshold": self.threshold}
+
+
+class CategoricalAccuracy(_CountMetric):
+    """One-hot targets (..., C): argmax of prediction equals argmax of target."""
+
+    name = "categorical_accuracy"
+
+    def update(self, y_true, y_pred) -> None:
+        y_true, y_pred = _array(y_true), _array(y_pred)
+        self._count(y_pred.argmax(axis=-1) == y_true.argmax(axis=-1))
+
+
+class SparseCategoricalAccuracy(_CountMetric):
+    """Integer targets (...,) or (..., 1) against scores (..., C): argmax equals target."""
+
+    name = "sparse_categorical_accuracy"
+
+    def update(self, y_true, y_pred) -> None:
+        y_true, y_pred = _array(y_true), _array(y_pred)
+        if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+            y_true = y_true[..., 0]
+        self._count(y_pred.argmax(axis=-1) == y_true)
+
+
+class Accuracy(_CountMetric):
+    """``"accuracy"``: binary, categorical or sparse, chosen from the shapes as Keras does.
+
+    Predictions with one column (or none) are probabilities thresholded at 0.5;
+    predictions (..., C) are compared by argmax with one-hot targets of the same
+    shape, or with integer targets otherwise.
+    """
+
+    name = "accuracy"
+
+    def update(self, y_true, y_pred) -> None:
+        y_true, y_pred = _array(y_true), _array(y_pred)
+        if y_pred.ndim == 0 or y_pred.shape[-1] == 1 or y_pred.ndim < y_true.ndim \
+                or (y_pred.ndim == y_true.ndim == 1):
+            y_true, y_pred = _align(y_true, y_pred)
+            hits = (y_pred > 0.5) == (y_true > 0.5)
+        elif y_true.shape == y_pred.shape:
+            hits = y_pred.argmax(axis=-1) == y_true.argmax(axis=-1)
+        else:
+            if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+                y_true = y_true[..., 0]
+            hits = y_pred.argmax(axis=-1) == y_true
+        self._count(hits)
+
+
+class _ConfusionMetric(Metric):
+    """Binary true/false positive counts at a threshold, element by element."""
+
+    def __init__(self, name: str | None = None, threshold: float = 0.5):
+        self.threshold = threshold
+        super().__init__(name)
+
+    def reset(self) -> None:
+        self.tp = self.fp = self.fn = 0
+
+    def update(self, y_true, y_pred) -> None:
+        y_true, y_pred = _align(_array(y_true), _array(y_pred))
+        pred, true = y_pred > self.threshold, y_true > 0.5
+        self.tp += int(np.count_nonzero(pred & true))
+        self.fp += int(np.count_nonzero(pred & ~true))
+        self.fn += int(np.count_nonzero(~pred & true))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "threshold": self.threshold}
+
+
+class Precision(_ConfusionMetric):
+    """tp / (tp + fp): of the predicted positives, the fraction that are positive."""
+
+    name = "precision"
+
+    def result(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+
+class Recall(_ConfusionMetric):
+    """tp / (tp + fn): of the actual positives, the fraction found."""
+
+    name = "recall"
+
+    def result(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+
+class AUC(Metric):
+    """Area under the ROC curve, exact (the Mann-Whitney statistic with tied scores
+    sharing their average rank). Keras approximates it with 200 thresholds."""
+
+    name = "auc"
+
+    def reset(self) -> None:
+        self.scores: list[np.ndarray] = []
+        self.labels: list[np.ndarray] = []
+
+    def update(self, y_true, y_pred) -> None:
+        y_true, y_pred = _align(_array(y_true), _array(y_pred))
+        self.labels.append((y_true > 0.5).ravel())
+        self.scores.append(y_pred.astype(np.float64).ravel())
+
+    def result(self) -> float:
+        if not self.scores:
+            return 0.0
+        labels, scores = np.concatenate(self.labels), np.concatenate(self.scores)
+        n_pos = int(labels.sum())
+        n_neg = labels.size - n_pos
+        if n_pos == 0 or n_neg == 0:
+            return 0.0
+        ranks = _average_ranks(scores)
+        return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``x`` with ties given their average rank (scipy's rankdata)."""
+    order = np.argsort(x, kind="mergesort")
+    sorted_x = x[order]
+    starts = np.r_[True, sorted_x[1:] != sorted_x[:-1]]
+    group = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    last = np.r_[first[1:], x.size] - 1
+    ranks = np.empty(x.size)
+    ranks[order] = (first[group] + last[group]) / 2 + 1
+    return ranks
+
+
+class MeanMetricWrapper(Metric):
+    """The batch-size-weighted mean of ``fn(y_true, y_pred)`` (per-sample values)."""
+
+    def __init__(self, fn: Callable, name: str | None = None):
+        self.fn = fn
+        super().__init__(name or getattr(fn, "__name__", "metric"))
+
+    def reset(self) -> None:
+        self.sum = 0.0
+        self.count = 0
+
+    def update(self, y_true, y_pred) -> None:
+        values = _array(self.fn(_array(y_true), _array(y_pred)))
+        self.sum += float(values.sum())
+        self.count += values.size
+
+    def result(self) -> float:
+        return self.sum / self.count if self.count else 0.0
+
+
+def mean_squared_error(y_true, y_pred) -> np.ndarray:
+    """Per-sample mean of squared errors over the last axis."""
+    y_true, y_pred = _align(_array(y_true), _array(y_pred))
+    return np.mean(np.square(y_pred - y_true).reshape(len(y_pred), -1), axis=-1) \
+        if y_pred.ndim > 1 else np.square(y_pred - y_true)
+
+
+def mean_absolute_error(y_true, y_pred) -> np.ndarray:
+    """Per-sample mean of absolute errors over the last axis."""
+    y_true, y_pred = _align(_array(y_true), _array(y_pred))
+    return np.mean(np.abs(y_pred - y_true).reshape(len(y_pred), -1), axis=-1) \
+        if y_pred.ndim > 1 else np.abs(y_pred - y_true)
+
+
+class MeanSquaredError(MeanMetricWrapper):
+    def __init__(self, name: str | None = "mean_squared_error"):
+        super().__init__(mean_squared_error, name)
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    def __init__(self, name: str | None = "mean_absolute_error"):
+        super().__init__(mean_absolute_error, name)
+
+
+_REGISTRY: dict[str, type] = {
+    "accuracy": Accuracy, "acc": Accuracy,
+    "binary_accuracy": BinaryAccuracy,
+    "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "precision": Precision, "recall": Recall, "auc": AUC,
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+}
+_CLASSES = {cls.__name__: cls for cls in _REGISTRY.values()}
+
+
+def get(identifier) -> Metric:
+    """A fresh metric from a Keras name (``"accuracy"``, ``"auc"``, ...) or class
+    name (``"AUC"``), a config ``{"class_name": "Precision", "config": {...}}`` (as
+    :func:`serialize` writes), a :class:`Metric` (returned as is), or a function
+    ``fn(y_true, y_pred) -> per-sample values`` (averaged)."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, dict):
+        cls = _CLASSES.get(identifier.get("class_name"))
+        config = identifier.get("config", {})
+        if cls is None or not isinstance(config, dict):
+            raise ValueError(f"Unknown metric config {identifier!r:.200}; class_name must be "
+                             f"one of {sorted(_CLASSES)}.")
+        return cls(**config)
+    if isinstance(identifier, str):
+        if identifier in _REGISTRY:
+            return _REGISTRY[identifier](name=identifier)
+        if identifier in _CLASSES:
+            return _CLASSES[identifier]()
+        raise ValueError(f"Unknown metric {identifier!r}; choose one of "
+                         f"{sorted(_REGISTRY)}, a Metric or a function.")
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if callable(identifier):
+        return MeanMetricWrapper(identifier)
+    raise TypeError(f"A metric must be a name, a Metric or a function; "
+                    f"received {identifier!r}.")
+
+
+def serialize(metric: Metric) -> dict:
+    """``{"class_name": ..., "config": ...}``, the inverse of ``get(dict)``."""
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarray:
+    """Counts ``C[i, j]`` of samples with true class i predicted as j, (C, C) int64,
+    as scikit-learn's. Labels are integers 0..C-1 (or booleans); ``num_classes``
+    defaults to one more than the largest label seen."""
+    y_true, y_pred = (_labels(_array(v), name) for v, name in
+                      ((y_true, "y_true"), (y_pred, "y_pred")))
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"confusion_matrix: y_true has {y_true.size} labels but y_pred "
+                         f"has {y_pred.size}.")
+    if num_classes is None:
+        num_classes = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
+    if y_true.size and max(y_true.max(), y_pred.max()) >= num_classes:
+        raise ValueError(f"confusion_matrix: labels must be below num_classes={num_classes}.")
+    counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes ** 2)
+    return counts.reshape(num_classes, num_classes).astype(np.int64)
+
+
+def _labels(y: np.ndarray, name: str) -> np.ndarray:
+    y = y.reshape(-1)
+    if y.dtype.kind == "f":
+        if not np.all(y == np.round(y)):
+            raise ValueError(f"confusion_matrix: {name} holds non-integer values (scores?); "
+                             f"threshold them first, e.g. y_pred > 0.5.")
+        y = y.astype(np.int64)
+    y = y.astype(np.int64)
+    if y.size and y.min() < 0:
+        raise ValueError(f"confusion_matrix: {name} holds negative labels.")
+    return y

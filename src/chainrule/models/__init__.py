@@ -1,0 +1,12 @@
+"""Keras-style models: ``Model`` (subclass it), ``Sequential``, ``load_model``.
+
+``compile`` / ``fit`` / ``evaluate`` / ``predict`` / ``summary`` / ``save``, and the
+same model trains in a hand-written PyTorch-style loop.
+"""
+
+from .model import Model
+from .saving import load_model, load_weights, register_layer, save_model, save_weights
+from .sequential import Sequential
+
+__all__ = ["Model", "Sequential", "load_model", "load_weights", "register_layer",
+           "save_model", "save_weights"]

@@ -1,0 +1,221 @@
+"""``Model``: a Module that can ``compile``, ``fit``, ``evaluate``, ``predict``,
+``summary`` and ``save`` (Keras' API), and still trains in a hand-written loop.
+
+Subclass it and define ``forward`` (PyTorch style), or use
+:class:`~chainrule.models.Sequential`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import losses, optim
+from .. import metrics as metrics_module
+from ..layers.base import _snake, unique_name
+from ..module import Module
+from . import summary as summary_module
+from . import training
+
+
+class Model(Module):
+    """Base class of trainable models: subclass it and define ``forward(x)``.
+
+    ``compile`` picks the optimizer, loss and metrics; ``fit`` trains; the model is
+    also an ordinary Module (``parameters()``, ``state_dict()``, ``train()``).
+    """
+
+    input_dtype: str | None = None  # "int64" for models whose input is token ids
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        for name, value in (("optimizer", None), ("loss", None), ("compiled_metrics", []),
+                            ("stop_training", False), ("history", None),
+                            ("_build_input_shape", None), ("_build_input_dtype", None),
+                            ("name", _snake(cls.__name__))):
+            object.__setattr__(self, name, value)
+        return self
+
+    def __init__(self, name: str | None = None):
+        super().__init__()
+        self.name = name or unique_name(_snake(type(self).__name__))
+
+    def __call__(self, x, *args, **kwargs):
+        if self._build_input_shape is None and hasattr(x, "shape") and len(x.shape):
+            self._build_input_shape = (None, *tuple(x.shape)[1:])
+            self._build_input_dtype = str(x.dtype)
+        return self.forward(x, *args, **kwargs)
+
+    # ------------------------------------------------------------ structure
+
+    @property
+    def layers(self) -> list[Module]:
+        """The direct sub-modules, in the order they were assigned."""
+        return list(self._modules.values())
+
+    def _summary_children(self) -> list[tuple[str, Module]]:
+        return list(self._modules.items())
+
+    def _known_input_shape(self) -> tuple | None:
+        if self._build_input_shape is not None:
+            return self._build_input_shape
+        children = self._summary_children()
+        first = children[0][1] if children else None
+        shape = getattr(first, "input_shape", None)
+        return None if shape is None else (None, *shape)
+
+    def _integer_input(self) -> bool:
+        return self.input_dtype is not None and np.dtype(self.input_dtype).kind in "iub"
+
+    def build(self, input_shape: tuple, dtype=None) -> None:
+        """Create every lazily built weight by running a zero batch of ``input_shape``
+        ((None, features...) or (features...)) through the model; nothing learned changes."""
+        input_shape = tuple(input_shape)
+        if not input_shape or input_shape[0] is not None:
+            input_shape = (None, *input_shape)
+        summary_module.run_zero_batch(self, input_shape, dtype or self.input_dtype)
+        self._build_input_shape = input_shape
+
+    def count_params(self) -> int:
+        """Number of parameter values (trainable and frozen)."""
+        return sum(p.size for p in self.parameters())
+
+    def summary(self, line_length: int = 72, print_fn: Callable | None = None) -> None:
+        """Print each layer's name, class, output shape and parameter count, and the
+        trainable/non-trainable totals (frozen weights and moving statistics are
+        non-trainable). Works before any data when the first layer has input_dim/input_shape."""
+        summary_module.print_summary(self, line_length, print_fn)
+
+    # ------------------------------------------------------------ compile and train
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
+        """Choose how to train: ``optimizer`` and ``loss`` by name or object,
+        ``metrics`` a list of names ("accuracy", "auc", ...) or Metric objects."""
+        if optimizer is None:
+            raise ValueError("compile needs an optimizer, e.g. optimizer=\"adam\".")
+        optimizer = optim.get(optimizer)
+        if optimizer.params is None:
+            optimizer.attach(self.parameters())
+        self.optimizer = optimizer
+        self.loss = None if loss is None else losses.get(loss)
+        self.compiled_metrics = _unique_names([metrics_module.get(m) for m in metrics or []])
+
+    def _require_compiled(self, what: str) -> None:
+        if self.optimizer is None or self.loss is None:
+            missing = "compile()" if self.optimizer is None else "a loss in compile()"
+            raise RuntimeError(f"{type(self).__name__}.{what} needs {missing} first, e.g. "
+                               f"model.compile(optimizer=\"adam\", loss=\"mse\").")
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss", *(m.name for m in self.compiled_metrics)]
+
+    def train_step(self, x: np.ndarray, y: np.ndarray, sample_weight=None):
+        """One optimisation step on a batch; returns (loss value, predictions array).
+        Override it to customise training (GANs, extra losses)."""
+        y_pred = self(x)
+        loss = self.loss(y, y_pred, sample_weight)
+        optimizer = self.optimizer
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return float(loss.data), y_pred.data
+
+    def test_step(self, x: np.ndarray, y: np.ndarray, sample_weight=None):
+        """The loss value and predictions on a batch (run under no_grad by evaluate)."""
+        y_pred = self(x)
+        return float(self.loss(y, y_pred, sample_weight).data), y_pred.data
+
+    def fit(self, x=None, y=None, batch_size: int | None = 32, epochs: int = 1,
+            verbose: int = 1, callbacks=None, validation_split: float = 0.0,
+            validation_data=None, shuffle: bool = True, class_weight: dict | None = None,
+            sample_weight=None, initial_epoch: int = 0,
+            validation_batch_size: int | None = None):
+        """Train for ``epochs`` passes over ``x, y`` in batches; returns a History whose
+        ``.history`` maps "loss", metric names and "val_*" to per-epoch lists.
+
+        ``validation_split`` holds out the last fraction of the data (before
+        shuffling); ``class_weight`` {class: weight} weights each sample's loss.
+        ``x`` may also be a DataLoader yielding (x, y) batches."""
+        return training.fit(self, x, y, batch_size=batch_size, epochs=epochs,
+                            verbose=verbose, validation_split=validation_split,
+                            validation_data=validation_data, shuffle=shuffle,
+                            callbacks=callbacks, class_weight=class_weight,
+                            sample_weight=sample_weight, initial_epoch=initial_epoch,
+                            validation_batch_size=validation_batch_size)
+
+    def evaluate(self, x=None, y=None, batch_size: int | None = 32, verbose: int = 0,
+                 sample_weight=None, return_dict: bool = False):
+        """The loss (a float) without metrics, else ``[loss, *metrics]``; a dict with
+        ``return_dict``. Runs in eval mode without building a graph."""
+        return training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
+                                 sample_weight=sample_weight, return_dict=return_dict)
+
+    def predict(self, x, batch_size: int | None = 32, verbose: int = 0) -> np.ndarray:
+        """The model's outputs as a NumPy array, in batches, in eval mode and without a
+        graph; every module's training flag is restored afterwards."""
+        return training.predict(self, x, batch_size=batch_size, verbose=verbose)
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        return self.predict(x, batch_size=len(x))
+
+    # ------------------------------------------------------------ weights and saving
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every parameter and buffer, in ``state_dict`` order."""
+        return list(self.state_dict().values())
+
+    def set_weights(self, weights: list) -> None:
+        """Set every parameter and buffer from a list in ``get_weights`` order."""
+        keys = list(self.state_dict())
+        if len(weights) != len(keys):
+            raise ValueError(f"set_weights: the model has {len(keys)} weights; received "
+                             f"{len(weights)}.")
+        self.load_state_dict(dict(zip(keys, weights)))
+
+    def get_config(self) -> dict:
+        """Constructor arguments for ``save``; subclasses override it (and register the
+        class with ``cr.models.register_layer``) to be saved whole."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no get_config(), so model.save() cannot record its "
+            f"architecture. Use save_weights()/load_weights(), or define get_config() "
+            f"returning its constructor arguments and register the class with "
+            f"cr.models.register_layer.")
+
+    @classmethod
+    def from_config(cls, config: dict) -> Model:
+        return cls(**config)
+
+    def save(self, filepath: str | os.PathLike) -> None:
+        """Write architecture, weights, optimizer state and compile settings to one zip
+        file at ``filepath`` (atomically); ``cr.models.load_model`` reads it back."""
+        from .saving import save_model
+
+        save_model(self, filepath)
+
+    def save_weights(self, filepath: str | os.PathLike) -> None:
+        """Write the state_dict alone as a safetensors file (atomically)."""
+        from .saving import save_weights
+
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath: str | os.PathLike) -> None:
+        """Load weights saved by ``save_weights`` (or a full model file); all or nothing."""
+        from .saving import load_weights
+
+        load_weights(self, filepath)
+
+
+
+def _unique_names(metrics: list) -> list:
+    """Give repeated metric names a suffix (accuracy, accuracy_1) so logs keep both."""
+    seen: dict[str, int] = {}
+    for m in metrics:
+        if m.name in seen:
+            seen[m.name] += 1
+            m.name = f"{m.name}_{seen[m.name]}"
+        else:
+            seen[m.name] = 0
+    return metrics
