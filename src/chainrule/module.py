@@ -23,18 +23,28 @@ class Parameter(Tensor):
         super().__init__(data, requires_grad=requires_grad, name=name)
 
 
+_structure_version = 0  # bumped whenever any Module gains or loses a Parameter/sub-Module
+
+
 class ParameterView:
-    """A live view of a module's parameters: re-read on every iteration.
+    """A live view of a module's parameters.
 
     An optimizer built from it before a lazily built layer has seen its first
-    input still finds that layer's weights once they exist.
+    input still finds that layer's weights once they exist. The list is cached
+    and re-read only after some module's structure changed, so iterating it in
+    every training step costs nothing.
     """
 
     def __init__(self, module: Module):
         self.module = module
+        self._version = -1
+        self._cache: list[Parameter] = []
 
     def __iter__(self) -> Iterator[Parameter]:
-        return (p for _, p in self.module.named_parameters())
+        if self._version != _structure_version:
+            self._cache = [p for _, p in self.module.named_parameters()]
+            self._version = _structure_version
+        return iter(self._cache)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -66,8 +76,12 @@ class Module:
             self._buffers[name] = value
             object.__setattr__(self, name, value)
             return
+        global _structure_version
         for registry in (self._parameters, self._modules, self._buffers):
-            registry.pop(name, None)
+            if registry.pop(name, None) is not None:
+                _structure_version += 1
+        if isinstance(value, Parameter | Module):
+            _structure_version += 1
         if isinstance(value, Parameter):
             self._parameters[name] = value
         elif isinstance(value, Module):

@@ -17,7 +17,6 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..callbacks import CallbackList, History
-from ..module import ParameterView
 from .inputs import ArrayData, IterableData, make_data
 from .progress import Progress
 
@@ -33,16 +32,6 @@ def inference_mode(model) -> Iterator[None]:
     finally:
         for m, training in modes:
             object.__setattr__(m, "training", training)
-
-
-def _pin_parameters(optimizer) -> None:
-    """Swap the optimizer's live parameter view for a plain list once every layer
-    under it is built: re-walking the module tree in each ``step`` and ``zero_grad``
-    costs more than a small model's whole update. ``fit`` puts the view back."""
-    view = optimizer.params
-    if isinstance(view, ParameterView) and all(
-            getattr(m, "built", True) for m in view.module.modules()):
-        optimizer.params = list(view)
 
 
 def _positive_int(value, name: str) -> int:
@@ -95,13 +84,11 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
     model.stop_training = False
     model.history = history
     modes = [(m, m.training) for m in model.modules()]
-    optimizer, params = model.optimizer, model.optimizer.params
     model.train()
     cbs.on_train_begin()
     logs = None
     try:
         for epoch in range(initial_epoch, epochs):
-            _pin_parameters(optimizer)
             cbs.on_epoch_begin(epoch)
             logs, done = _train_epoch(model, data, batch_size, shuffle, cbs, progress, epoch)
             if val is not None:
@@ -112,7 +99,6 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
             if model.stop_training:
                 break
     finally:
-        optimizer.params = params
         progress.close()
         for m, training in modes:
             object.__setattr__(m, "training", training)
