@@ -83,7 +83,11 @@ class _RNN(Layer):
     # ------------------------------------------------------------ forward
 
     def forward(self, x: Tensor, initial_state=None):
-        """x (N, T, F) -> (N, units) or (N, T, units); ``[output, *states]`` with return_state."""
+        """x (N, T, F) -> (N, units) or (N, T, units); ``[output, *states]`` with return_state.
+
+        ``initial_state``: the starting states, ``[h]`` (or just ``h``) or, for LSTM,
+        ``[h, c]``, each (N, units); zeros when omitted.
+        """
         self._check_input(x)
         states = self._initial_states(x, initial_state)
         if self.go_backwards:

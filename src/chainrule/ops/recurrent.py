@@ -1,0 +1,386 @@
+"""Recurrent ops: SimpleRNN, LSTM and GRU over a whole sequence, one graph node each.
+
+Why fused: the same layer written with Tensor ops records about ten nodes per time
+step, and a training step runs 2-3x slower (benchmarks/bench_recurrent.py). Here ``forward`` loops
+over time on raw arrays, keeping what backward needs in preallocated arrays, and
+``backward`` runs backpropagation through time in one reverse loop. Around the loop
+sit the large GEMMs: the input projection of every step at once before it, and
+the kernel and recurrent-kernel gradients (sums over all steps) after it.
+
+Conventions (Keras): x is (N, T, F); ``kernel`` (F, G*u) and ``recurrent_kernel``
+(u, G*u) hold the G gate blocks side by side, LSTM in the order i, f, c, o and GRU
+z, r, h. The ops return the hidden state of every step, (N, T, u), when
+``sequences`` is true, else that of the last step, (N, u); the LSTM op returns
+its hidden and cell states stacked on a new first axis.
+
+Inside, states and gates are stored transposed, "feature-major": a state is
+(u, N) and the gates of one step (G*u, N), so each gate is a contiguous (u, N)
+block and every elementwise op runs on contiguous memory (NumPy is 2-4x slower on
+the strided column blocks of an (N, G*u) array). The per-step product is then
+``recurrent_kernel.T @ h``, and the equations in the docstrings below, written
+for row vectors as Keras does, hold column by column.
+
+Activation derivatives are taken from the activation's output y (tanh' = 1 - y^2,
+sigmoid' = y (1 - y)), so only outputs are stored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+
+def _sigmoid(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """sigmoid(a) = (1 + tanh(a / 2)) / 2: never overflows, and faster than exp."""
+    np.multiply(a, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+def _sigmoid_grad(y: np.ndarray, g: np.ndarray) -> np.ndarray:
+    g *= y
+    g *= 1 - y
+    return g
+
+
+def _tanh_grad(y: np.ndarray, g: np.ndarray) -> np.ndarray:
+    g *= 1 - y * y
+    return g
+
+
+def _linear(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    if out is not a:
+        np.copyto(out, a)
+    return out
+
+
+# name -> (out = f(a), in place;  g *= f'(a) in place, from the output y = f(a))
+ACTIVATIONS = {
+    "tanh": (lambda a, out: np.tanh(a, out=out), _tanh_grad),
+    "sigmoid": (_sigmoid, _sigmoid_grad),
+    "relu": (lambda a, out: np.maximum(a, 0, out=out), lambda y, g: np.multiply(g, y > 0, out=g)),
+    "linear": (_linear, lambda y, g: g),
+}
+
+
+class _ScratchPool:
+    """Large arrays recycled from one call to the next.
+
+    A freshly allocated multi-megabyte array costs a page fault per 4 KiB page on
+    first touch (up to 5 ms of a 20 ms LSTM training step at batch 64, T=50, 128
+    units, measured). The
+    arrays only an op itself sees (gates, gate gradients) come from here and go back
+    once backward has run (``release``); outputs never do. Bounded: when full, it
+    is emptied and refilled, so shapes that stop occurring do not pin memory.
+    """
+
+    def __init__(self, limit_bytes: int = 256 * 2**20):
+        self.free: dict[tuple, list] = {}
+        self.nbytes, self.limit = 0, limit_bytes
+
+    def empty(self, shape: tuple, dtype) -> np.ndarray:
+        stack = self.free.get((tuple(shape), np.dtype(dtype).str))
+        if stack:
+            array = stack.pop()
+            self.nbytes -= array.nbytes
+            return array
+        return np.empty(shape, dtype=dtype)
+
+    def give(self, arrays) -> None:
+        for array in arrays:
+            if self.nbytes + array.nbytes > self.limit:
+                self.free.clear()
+                self.nbytes = 0
+            self.free.setdefault((array.shape, array.dtype.str), []).append(array)
+            self.nbytes += array.nbytes
+
+
+_POOL = _ScratchPool()
+
+
+class _Recurrence(Function):
+    """Shared plumbing: scratch arrays, the input projection, outputs and gradients."""
+
+    def _scratch(self, shape: tuple, dtype) -> np.ndarray:
+        """An uninitialised array private to this op, recycled after backward."""
+        array = _POOL.empty(shape, dtype)
+        vars(self).setdefault("scratch", []).append(array)
+        return array
+
+    def release(self) -> None:
+        _POOL.give(vars(self).get("scratch", ()))
+        super().release()
+
+    def _project(self, x, kernel, bias):
+        """x (N, T, F) -> kernel.T @ x_t + bias for every step, (T, K, N)."""
+        n, t, f = x.shape
+        dtype = np.result_type(x, kernel)
+        self.x_steps = self._scratch((t, f, n), dtype)  # x as (T, F, N)
+        np.copyto(self.x_steps, x.transpose(1, 2, 0))
+        z = np.matmul(kernel.T, self.x_steps, out=self._scratch((t, kernel.shape[1], n), dtype))
+        if bias is not None:
+            z += bias[:, None]
+        return z
+
+    def _grad_storage(self, like):
+        """Room for every step's gate gradient: (K, T, N) from gates (T, K, N), so the
+        weight gradients below are single GEMMs on its (K, T*N) view."""
+        return self._scratch((like.shape[1], like.shape[0], like.shape[2]), like.dtype)
+
+    def _input_grads(self, dz, kernel, bias_shape):
+        """From dz = dL/dz (K, T, N): dx, dkernel, dbias, and dz as (K, T*N)."""
+        k, t, n = dz.shape
+        dz2d = dz.reshape(k, t * n)
+        dx = dkernel = dbias = None
+        if self.needs_input_grad[0]:
+            dx = (kernel @ dz2d).reshape(-1, t, n).transpose(2, 1, 0)
+        if self.needs_input_grad[1]:
+            x2d = self.x_steps.transpose(1, 0, 2).reshape(-1, t * n)
+            dkernel = x2d @ dz2d.T
+        if bias_shape is not None and self.needs_input_grad[3]:
+            dbias = dz2d.sum(axis=1).reshape(bias_shape)
+        return dx, dkernel, dbias, dz2d
+
+    def _sum_over_steps(self, states, dz2d):
+        """sum_t states_t dz_t^T: states (T, u, N), dz2d (K, T*N) -> (u, K), one GEMM."""
+        t, u, n = states.shape
+        rows = self._scratch((t, n, u), states.dtype)
+        np.copyto(rows, states.transpose(0, 2, 1))
+        return rows.reshape(t * n, u).T @ dz2d.T
+
+    def _states(self, shape: tuple, dtype, sequences: bool) -> np.ndarray:
+        """Storage for the states (T + 1, ..., u, N); the output is a view of it when
+        ``sequences``, so only then is it a fresh array rather than scratch."""
+        return np.empty(shape, dtype=dtype) if sequences else self._scratch(shape, dtype)
+
+    @staticmethod
+    def _output(states, sequences):
+        """Stored states (T + 1, ..., u, N), initial first -> (..., N, T, u) or (..., N, u)."""
+        if sequences:
+            return np.moveaxis(states[1:], (-1, 0), (-3, -2))
+        return np.swapaxes(states[-1], -1, -2).copy()
+
+    def _output_grads(self, grad, steps):
+        """Per-step gradients of the output in the stored layout: t -> (..., u, N) or None."""
+        if self.sequences:
+            per_step = np.ascontiguousarray(np.moveaxis(grad, (-3, -2), (-1, 0)))
+            return lambda t: per_step[t]
+        last = np.swapaxes(grad, -1, -2)
+        return lambda t: last if t == steps - 1 else None
+
+
+class SimpleRNNSequence(_Recurrence):
+    """h_t = a(x_t W + h_{t-1} U + b);  BPTT: dz_t = (dh_t + dz_{t+1} U^T) a'(h_t).
+
+    forward(x, kernel, recurrent_kernel, bias, h0, activation="tanh", sequences=False):
+    kernel (F, u), recurrent_kernel (u, u), bias (u,) or None, h0 (N, u).
+    dW = sum_t x_t^T dz_t,  dU = sum_t h_{t-1}^T dz_t,  db = sum_t dz_t,  dh0 = dz_1 U^T.
+    """
+
+    def forward(self, x, kernel, recurrent_kernel, bias, h0, activation="tanh",
+                sequences=False):
+        act = ACTIVATIONS[activation][0]
+        z = self._project(x, kernel, bias)
+        hs = self._states((z.shape[0] + 1, *h0.shape[::-1]), z.dtype, sequences)
+        hs[0] = h0.T
+        for t in range(z.shape[0]):
+            z[t] += recurrent_kernel.T @ hs[t]
+            act(z[t], out=hs[t + 1])
+        self.save_for_backward(kernel, recurrent_kernel, None if bias is None else bias.shape, hs)
+        self.activation, self.sequences = activation, sequences
+        return self._output(hs, sequences)
+
+    def backward(self, grad):
+        kernel, u_kernel, bias_shape, hs = self.saved
+        act_grad = ACTIVATIONS[self.activation][1]
+        steps = hs.shape[0] - 1
+        output_grad = self._output_grads(grad, steps)
+        dz = self._grad_storage(hs[1:])
+        dh = np.zeros_like(hs[0])
+        for t in reversed(range(steps)):
+            g = output_grad(t)
+            if g is not None:
+                dh += g
+            d = act_grad(hs[t + 1], dh)
+            dz[:, t] = d
+            dh = u_kernel @ d
+        dx, dkernel, dbias, dz2d = self._input_grads(dz, kernel, bias_shape)
+        du = self._sum_over_steps(hs[:-1], dz2d) if self.needs_input_grad[2] else None
+        return dx, dkernel, du, dbias, dh.T
+
+
+class LSTMSequence(_Recurrence):
+    """Keras LSTM (gates i, f, c, o) over a sequence; returns h and c stacked on axis 0.
+
+    forward(x, kernel, recurrent_kernel, bias, h0, c0, activation="tanh",
+    recurrent_activation="sigmoid", sequences=False) -> (2, N, T, u) or (2, N, u).
+    With a = activation and s = recurrent_activation, per step:
+        [zi, zf, zc, zo] = x_t W + h_{t-1} U + b
+        i, f, o = s(zi), s(zf), s(zo);   g = a(zc)
+        c_t = f c_{t-1} + i g;            h_t = o a(c_t)
+    Backward, dh and dc being all that reaches h_t and c_t (outputs and step t+1):
+        dc += dh o a'(c_t);   do = dh a(c_t)
+        di = dc g,  df = dc c_{t-1},  dg = dc i;   dc_{t-1} = dc f
+        dz_t = [di s'(zi), df s'(zf), dg a'(zc), do s'(zo)];   dh_{t-1} = dz_t U^T
+        dW = sum_t x_t^T dz_t,  dU = sum_t h_{t-1}^T dz_t,  db = sum_t dz_t.
+    """
+
+    def forward(self, x, kernel, recurrent_kernel, bias, h0, c0, activation="tanh",
+                recurrent_activation="sigmoid", sequences=False):
+        act, ract = ACTIVATIONS[activation][0], ACTIVATIONS[recurrent_activation][0]
+        u = h0.shape[-1]
+        gates = self._project(x, kernel, bias)  # (T, 4u, N), [i, f, g, o] once activated
+        steps = gates.shape[0]
+        hc = self._states((steps + 1, 2, u, h0.shape[0]), gates.dtype, sequences)  # [h, c]
+        hc[0, 0], hc[0, 1] = h0.T, c0.T
+        act_c = self._scratch((steps, u, h0.shape[0]), gates.dtype)  # a(c_t)
+        for t in range(steps):
+            z = gates[t]
+            z += recurrent_kernel.T @ hc[t, 0]
+            i, f, g, o = z[:u], z[u:2 * u], z[2 * u:3 * u], z[3 * u:]
+            ract(z[:2 * u], out=z[:2 * u])
+            act(g, out=g)
+            ract(o, out=o)
+            c = np.multiply(f, hc[t, 1], out=hc[t + 1, 1])
+            c += i * g
+            np.multiply(o, act(c, out=act_c[t]), out=hc[t + 1, 0])
+        self.save_for_backward(kernel, recurrent_kernel, None if bias is None else bias.shape,
+                               hc, gates, act_c)
+        self.activations = activation, recurrent_activation
+        self.sequences = sequences
+        return self._output(hc, sequences)
+
+    def backward(self, grad):
+        kernel, u_kernel, bias_shape, hc, gates, act_c = self.saved
+        act_grad, ract_grad = (ACTIVATIONS[a][1] for a in self.activations)
+        steps, u = act_c.shape[0], act_c.shape[1]
+        output_grad = self._output_grads(grad, steps)
+        dz = self._grad_storage(gates)
+        d = np.empty_like(gates[0])  # this step's [di, df, dg, do]
+        dh, dc = np.zeros_like(hc[0, 0]), np.zeros_like(hc[0, 1])
+        for t in reversed(range(steps)):
+            g_out = output_grad(t)
+            if g_out is not None:
+                dh += g_out[0]
+                dc += g_out[1]
+            z = gates[t]
+            i, f, g, o = z[:u], z[u:2 * u], z[2 * u:3 * u], z[3 * u:]
+            di, df, dg, do = d[:u], d[u:2 * u], d[2 * u:3 * u], d[3 * u:]
+            dc += act_grad(act_c[t], dh * o)
+            np.multiply(dh, act_c[t], out=do)
+            np.multiply(dc, g, out=di)
+            np.multiply(dc, hc[t, 1], out=df)
+            np.multiply(dc, i, out=dg)
+            ract_grad(z[:2 * u], d[:2 * u])
+            act_grad(g, dg)
+            ract_grad(o, do)
+            dz[:, t] = d
+            dc *= f
+            dh = u_kernel @ d
+        dx, dkernel, dbias, dz2d = self._input_grads(dz, kernel, bias_shape)
+        du = self._sum_over_steps(hc[:-1, 0], dz2d) if self.needs_input_grad[2] else None
+        return dx, dkernel, du, dbias, dh.T, dc.T
+
+
+class GRUSequence(_Recurrence):
+    """Keras GRU (gates z, r, h) over a sequence; h_t = z h_{t-1} + (1 - z) h~.
+
+    forward(x, kernel, recurrent_kernel, bias, h0, activation="tanh",
+    recurrent_activation="sigmoid", reset_after=True, sequences=False). With
+    a = activation, s = recurrent_activation, [xz, xr, xh] = x_t W + b_in:
+      reset_after (bias (2, 3u): input row b_in, recurrent row b_rec; torch's nn.GRU):
+        [hz, hr, hh] = h_{t-1} U + b_rec;   z = s(xz + hz),  r = s(xr + hr)
+        h~ = a(xh + r hh)
+      not reset_after (bias (3u,) = b_in):
+        z = s(xz + h_{t-1} U_z),  r = s(xr + h_{t-1} U_r),  h~ = a(xh + (r h_{t-1}) U_h)
+    Backward, dh being all that reaches h_t (d~ marks a pre-activation gradient):
+        dz~ = dh (h_{t-1} - h~) s'(z),   dh~ = dh (1 - z) a'(h~)
+        reset_after:  dr~ = dh~ hh s'(r);   d[hz, hr, hh] = [dz~, dr~, dh~ r]
+                      dh_{t-1} = dh z + d[hz, hr, hh] U^T,  dU = sum_t h_{t-1}^T d[hz, hr, hh]
+        otherwise:    d(r h) = dh~ U_h^T,   dr~ = d(r h) h_{t-1} s'(r)
+                      dh_{t-1} = dh z + d(r h) r + [dz~, dr~] U_zr^T
+                      dU_zr = sum_t h_{t-1}^T [dz~, dr~],  dU_h = sum_t (r h_{t-1})^T dh~
+        dW = sum_t x_t^T [dz~, dr~, dh~],  db_in = sum_t [dz~, dr~, dh~].
+    """
+
+    def forward(self, x, kernel, recurrent_kernel, bias, h0, activation="tanh",
+                recurrent_activation="sigmoid", reset_after=True, sequences=False):
+        act, ract = ACTIVATIONS[activation][0], ACTIVATIONS[recurrent_activation][0]
+        u = h0.shape[-1]
+        in_bias = bias[0] if bias is not None and reset_after else bias
+        gates = self._project(x, kernel, in_bias)  # (T, 3u, N), [z, r, h~] once activated
+        steps = gates.shape[0]
+        hs = self._states((steps + 1, u, h0.shape[0]), gates.dtype, sequences)
+        hs[0] = h0.T
+        # what backward needs besides the gates: h U + b_rec (reset_after) or r h
+        kept = self._scratch((steps, 3 * u if reset_after else u, h0.shape[0]), gates.dtype)
+        for t in range(steps):
+            z, h_prev = gates[t], hs[t]
+            if reset_after:
+                rec = np.matmul(recurrent_kernel.T, h_prev, out=kept[t])
+                if bias is not None:
+                    rec += bias[1][:, None]
+                z[:2 * u] += rec[:2 * u]
+                ract(z[:2 * u], out=z[:2 * u])
+                z[2 * u:] += z[u:2 * u] * rec[2 * u:]
+            else:
+                z[:2 * u] += recurrent_kernel[:, :2 * u].T @ h_prev
+                ract(z[:2 * u], out=z[:2 * u])
+                np.multiply(z[u:2 * u], h_prev, out=kept[t])
+                z[2 * u:] += recurrent_kernel[:, 2 * u:].T @ kept[t]
+            candidate = act(z[2 * u:], out=z[2 * u:])
+            h = np.subtract(h_prev, candidate, out=hs[t + 1])
+            h *= z[:u]
+            h += candidate
+        self.save_for_backward(kernel, recurrent_kernel, None if bias is None else bias.shape,
+                               hs, gates, kept)
+        self.activations, self.reset_after = (activation, recurrent_activation), reset_after
+        self.sequences = sequences
+        return self._output(hs, sequences)
+
+    def backward(self, grad):
+        kernel, u_kernel, bias_shape, hs, gates, kept = self.saved
+        act_grad, ract_grad = (ACTIVATIONS[a][1] for a in self.activations)
+        steps, u = gates.shape[0], hs.shape[1]
+        output_grad = self._output_grads(grad, steps)
+        dz = self._grad_storage(gates)  # d(x W + b_in)
+        drec = self._grad_storage(gates) if self.reset_after else None  # d(h U + b_rec)
+        d, d_rec = np.empty_like(gates[0]), np.empty_like(gates[0])  # this step's
+        dh = np.zeros_like(hs[0])
+        for t in reversed(range(steps)):
+            g_out = output_grad(t)
+            if g_out is not None:
+                dh += g_out
+            z, r, candidate, h_prev = gates[t, :u], gates[t, u:2 * u], gates[t, 2 * u:], hs[t]
+            act_grad(candidate, np.multiply(dh, 1 - z, out=d[2 * u:]))
+            ract_grad(z, np.multiply(dh, h_prev - candidate, out=d[:u]))
+            dh_prev = dh * z
+            if self.reset_after:
+                ract_grad(r, np.multiply(d[2 * u:], kept[t, 2 * u:], out=d[u:2 * u]))
+                d_rec[:2 * u] = d[:2 * u]
+                np.multiply(d[2 * u:], r, out=d_rec[2 * u:])
+                drec[:, t] = d_rec
+                dh_prev += u_kernel @ d_rec
+            else:
+                d_rh = u_kernel[:, 2 * u:] @ d[2 * u:]
+                ract_grad(r, np.multiply(d_rh, h_prev, out=d[u:2 * u]))
+                dh_prev += d_rh * r
+                dh_prev += u_kernel[:, :2 * u] @ d[:2 * u]
+            dz[:, t] = d
+            dh = dh_prev
+        in_bias_shape = bias_shape[1:] if self.reset_after and bias_shape else bias_shape
+        dx, dkernel, dbias, dz2d = self._input_grads(dz, kernel, in_bias_shape)
+        du = None
+        if self.reset_after:
+            drec2d = drec.reshape(3 * u, -1)
+            if self.needs_input_grad[2]:
+                du = self._sum_over_steps(hs[:-1], drec2d)
+            if dbias is not None:
+                dbias = np.stack([dbias, drec2d.sum(axis=1)])
+        elif self.needs_input_grad[2]:
+            du = np.concatenate([self._sum_over_steps(hs[:-1], dz2d[:2 * u]),
+                                 self._sum_over_steps(kept, dz2d[2 * u:])], axis=1)
+        return dx, dkernel, du, dbias, dh.T

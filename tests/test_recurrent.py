@@ -1,0 +1,341 @@
+"""SimpleRNN, LSTM and GRU: torch parity, gradcheck of the fused ops, Keras weights.
+
+Parity builds the torch module from the chainrule layer's Keras-layout weights
+(weight_ih = kernel.T with GRU's gate blocks z, r, h reordered to torch's r, z, n;
+weight_hh = recurrent_kernel.T; LSTM/SimpleRNN's single bias in b_ih, zeros in
+b_hh), so torch's gradients arrive in Keras layout and compare element for element.
+Every case runs twice: through the fused op (built-in activations) and through the
+step-by-step Tensor-op path (the same activations passed as lambdas).
+"""
+
+import numpy as np
+import pytest
+from helpers import assert_close
+
+import chainrule as cr
+from chainrule.autograd import topological_order
+from chainrule.layers import GRU, LSTM, Dense, SimpleRNN
+from chainrule.ops.recurrent import GRUSequence, LSTMSequence, SimpleRNNSequence
+
+N, T, F, UNITS = 3, 4, 5, 6
+TOL = 1e-8
+
+COMPOSITE = {"activation": lambda t: t.tanh(), "recurrent_activation": lambda t: t.sigmoid()}
+
+
+def _layer(kind, fused, **options):
+    if not fused:
+        options = {**{k: v for k, v in COMPOSITE.items()
+                      if kind != "SimpleRNN" or k == "activation"}, **options}
+    return {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}[kind](UNITS, **options)
+
+
+def _randomize(layer, rng):
+    """Non-trivial weights (biases too) so every gradient path carries signal."""
+    for p in layer.parameters():
+        p.data[...] = rng.uniform(-0.6, 0.6, p.shape)
+
+
+def _as_list(out):
+    return out if isinstance(out, list) else [out]
+
+
+def _torch_run(torch, layer, x, states, weights):
+    """Run the torch twin of ``layer`` on ``x``; return outputs and Keras-layout grads."""
+    from torch.func import functional_call
+    kind, u = type(layer).__name__, layer.units
+    act = "relu" if layer.activation_name == "relu" else "tanh"  # lambdas stand for tanh
+    nonlinearity = {"nonlinearity": act} if kind == "SimpleRNN" else {}
+    module = {"SimpleRNN": torch.nn.RNN, "LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[kind](
+        x.shape[-1], u, batch_first=True, bias=layer.use_bias, **nonlinearity).double()
+    leaves = {name: torch.tensor(p.data.copy(), requires_grad=True)
+              for name, p in layer.named_parameters()}
+    order = [u, 0, 2 * u] if kind == "GRU" else list(range(0, layer.gates * u, u))
+    perm = torch.tensor([j + k for j in order for k in range(u)])  # Keras -> torch blocks
+    params = {"weight_ih_l0": leaves["kernel"][:, perm].T,
+              "weight_hh_l0": leaves["recurrent_kernel"][:, perm].T}
+    if layer.use_bias:
+        bias = leaves["bias"]
+        ih, hh = (bias[0], bias[1]) if kind == "GRU" else (bias, torch.zeros_like(bias))
+        params.update(bias_ih_l0=ih[perm], bias_hh_l0=hh[perm])
+    tx = torch.tensor(x, requires_grad=True)
+    xin = tx.flip(1) if layer.go_backwards else tx
+    ts = [torch.tensor(s, requires_grad=True) for s in states] if states else []
+    hidden = None if not ts else (tuple(t[None] for t in ts) if kind == "LSTM" else ts[0][None])
+    seq, final = functional_call(module, params, (xin, hidden))
+    final = [f[0] for f in (final if kind == "LSTM" else (final,))]
+    outs = [seq if layer.return_sequences else seq[:, -1]]
+    if layer.return_state:
+        outs += final
+    sum((o * torch.from_numpy(w)).sum() for o, w in zip(outs, weights)).backward()
+    grads = {"x": tx.grad.numpy(), **{k: v.grad.numpy() for k, v in leaves.items()}}
+    grads.update({f"state{i}": t.grad.numpy() for i, t in enumerate(ts)})
+    return [o.detach().numpy() for o in outs], grads
+
+
+CASES = [  # (return_sequences, return_state, go_backwards, initial_state)
+    (False, False, False, False),
+    (True, False, False, False),
+    (False, True, False, True),
+    (True, True, True, True),
+    (False, False, True, False),
+]
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composite"])
+@pytest.mark.parametrize("seq,state,backwards,init", CASES,
+                         ids=["last", "sequences", "state+init", "all", "backwards"])
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+def test_matches_torch(torch, kind, seq, state, backwards, init, fused):
+    cr.set_default_dtype(np.float64)
+    cr.manual_seed(0)
+    rng = np.random.default_rng(1)
+    layer = _layer(kind, fused, return_sequences=seq, return_state=state, go_backwards=backwards)
+    assert layer._fusable() is fused
+    x = rng.standard_normal((N, T, F))
+    layer.build(x.shape)
+    layer.built = True
+    _randomize(layer, rng)
+    n_states = 2 if kind == "LSTM" else 1
+    states = [rng.standard_normal((N, UNITS)) for _ in range(n_states)] if init else []
+
+    cx = cr.tensor(x, requires_grad=True)
+    cs = [cr.tensor(s, requires_grad=True) for s in states]
+    outs = _as_list(layer(cx, initial_state=cs or None))
+    weights = [rng.standard_normal(o.shape) for o in outs]
+    sum((o * w).sum() for o, w in zip(outs, weights)).backward()
+
+    expected, grads = _torch_run(torch, layer, x, states, weights)
+    assert len(outs) == len(expected)
+    for k, (o, e) in enumerate(zip(outs, expected)):
+        assert o.dtype == np.float64
+        assert_close(o.data, e, rtol=TOL, atol=TOL, what=f"{kind} output {k}")
+    mine = {"x": cx.grad, **{name: p.grad for name, p in layer.named_parameters()}}
+    mine.update({f"state{i}": s.grad for i, s in enumerate(cs)})
+    assert set(mine) == set(grads)
+    for name, g in grads.items():
+        assert_close(mine[name].data, g, rtol=TOL, atol=TOL, what=f"{kind} grad of {name}")
+
+
+@pytest.mark.parametrize("kind,options", [
+    ("SimpleRNN", {"activation": "relu"}), ("SimpleRNN", {"use_bias": False}),
+    ("LSTM", {"use_bias": False}), ("GRU", {"use_bias": False}),
+], ids=["rnn_relu", "rnn_nobias", "lstm_nobias", "gru_nobias"])
+def test_options_match_torch(torch, kind, options):
+    cr.set_default_dtype(np.float64)
+    cr.manual_seed(0)
+    rng = np.random.default_rng(2)
+    layer = _layer(kind, True, return_sequences=True, **options)
+    x = rng.standard_normal((N, T, F))
+    cx = cr.tensor(x, requires_grad=True)
+    out = layer(cx)
+    w = rng.standard_normal(out.shape)
+    (out * w).sum().backward()
+    expected, grads = _torch_run(torch, layer, x, [], [w])
+    assert_close(out.data, expected[0], rtol=TOL, atol=TOL, what="output")
+    assert_close(cx.grad.data, grads["x"], rtol=TOL, atol=TOL, what="grad of x")
+    for name, p in layer.named_parameters():
+        assert_close(p.grad.data, grads[name], rtol=TOL, atol=TOL, what=f"grad of {name}")
+
+
+@pytest.mark.parametrize("options", [
+    {"reset_after": False}, {"reset_after": False, "use_bias": False},
+    {"reset_after": True, "use_bias": False},
+    {"reset_after": False, "return_sequences": True, "go_backwards": True},
+], ids=["after_false", "after_false_nobias", "nobias", "after_false_seq_back"])
+def test_gru_variants_fused_equal_composite(options):
+    """reset_after=False has no torch twin: the fused op must equal the Tensor-op path."""
+    cr.set_default_dtype(np.float64)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((N, T, F))
+    results = []
+    for fused in (True, False):
+        layer = _layer("GRU", fused, **options)
+        layer.build(x.shape)
+        layer.built = True
+        _randomize(layer, np.random.default_rng(4))
+        cx = cr.tensor(x, requires_grad=True)
+        out = layer(cx)
+        (out * np.random.default_rng(5).standard_normal(out.shape)).sum().backward()
+        results.append([out.data, cx.grad.data] + [p.grad.data for p in layer.parameters()])
+    for k, (a, b) in enumerate(zip(*results)):
+        assert_close(a, b, rtol=TOL, atol=TOL, what=f"GRU {options} array {k}")
+
+
+# ---------------------------------------------------------------- gradcheck of the fused ops
+
+def _tiny(rng, *shapes):
+    return [cr.tensor(rng.uniform(-0.8, 0.8, s), requires_grad=True) for s in shapes]
+
+
+@pytest.mark.parametrize("sequences", [False, True])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "linear", "sigmoid"])
+def test_gradcheck_simple_rnn(activation, sequences):
+    rng = np.random.default_rng(6)
+    n, t, f, u = 2, 3, 3, 2
+    args = _tiny(rng, (n, t, f), (f, u), (u, u), (u,), (n, u))
+    cr.gradcheck(lambda *a: SimpleRNNSequence.apply(*a, activation=activation,
+                                                    sequences=sequences), *args)
+
+
+@pytest.mark.parametrize("sequences", [False, True])
+@pytest.mark.parametrize("activations", [("tanh", "sigmoid"), ("relu", "tanh"),
+                                         ("linear", "sigmoid")])
+def test_gradcheck_lstm(activations, sequences):
+    rng = np.random.default_rng(7)
+    n, t, f, u = 2, 3, 3, 2
+    args = _tiny(rng, (n, t, f), (f, 4 * u), (u, 4 * u), (4 * u,), (n, u), (n, u))
+    cr.gradcheck(lambda *a: LSTMSequence.apply(
+        *a, activation=activations[0], recurrent_activation=activations[1],
+        sequences=sequences), *args)
+
+
+@pytest.mark.parametrize("sequences", [False, True])
+@pytest.mark.parametrize("reset_after", [True, False])
+@pytest.mark.parametrize("activations", [("tanh", "sigmoid"), ("relu", "linear")])
+def test_gradcheck_gru(activations, reset_after, sequences):
+    rng = np.random.default_rng(8)
+    n, t, f, u = 2, 3, 3, 2
+    bias = (2, 3 * u) if reset_after else (3 * u,)
+    args = _tiny(rng, (n, t, f), (f, 3 * u), (u, 3 * u), bias, (n, u))
+    cr.gradcheck(lambda *a: GRUSequence.apply(
+        *a, activation=activations[0], recurrent_activation=activations[1],
+        reset_after=reset_after, sequences=sequences), *args)
+
+
+def test_gradcheck_without_bias():
+    rng = np.random.default_rng(9)
+    x, w, u_, h0, c0 = _tiny(rng, (2, 3, 3), (3, 8), (2, 8), (2, 2), (2, 2))
+    cr.gradcheck(lambda *a: LSTMSequence.apply(a[0], a[1], a[2], None, a[3], a[4],
+                                               sequences=True), x, w, u_, h0, c0)
+
+
+# ---------------------------------------------------------------- Keras weights and layout
+
+@pytest.mark.parametrize("layer,expected", [
+    (SimpleRNN(7), 7 * (5 + 7) + 7),
+    (LSTM(7), 4 * (7 * (5 + 7) + 7)),
+    (GRU(7), 3 * (7 * (5 + 7) + 2 * 7)),
+    (GRU(7, reset_after=False), 3 * (7 * (5 + 7) + 7)),
+    (LSTM(7, use_bias=False), 4 * 7 * (5 + 7)),
+], ids=["simple_rnn", "lstm", "gru", "gru_reset_before", "lstm_nobias"])
+def test_parameter_counts_as_keras(layer, expected):
+    layer(np.zeros((2, 3, 5)))
+    assert layer.count_params() == expected
+
+
+def test_initializers_and_shapes():
+    cr.manual_seed(0)
+    lstm = LSTM(8, input_shape=(None, 5))
+    assert lstm.kernel.shape == (5, 32) and lstm.recurrent_kernel.shape == (8, 32)
+    u = lstm.recurrent_kernel.data.astype(np.float64)
+    np.testing.assert_allclose(u @ u.T, np.eye(8), atol=1e-5)  # orthonormal rows
+    bias = lstm.bias.data
+    assert np.all(bias[8:16] == 1) and np.all(bias[:8] == 0) and np.all(bias[16:] == 0)
+    assert np.all(LSTM(8, unit_forget_bias=False, input_shape=(3, 5)).bias.data == 0)
+    gru = GRU(4, input_shape=(3, 5))
+    assert gru.bias.shape == (2, 12) and GRU(4, reset_after=False, input_shape=(3, 5)).bias.shape \
+        == (12,)
+    assert [n for n, _ in SimpleRNN(3, input_shape=(2, 5)).named_parameters()] == [
+        "kernel", "recurrent_kernel", "bias"]
+
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+def test_float32_stays_float32(kind):
+    layer = _layer(kind, True, return_sequences=True, return_state=True)
+    x = cr.tensor(np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32),
+                  requires_grad=True)
+    outs = layer(x)
+    sum(o.sum() for o in outs).backward()
+    assert all(o.dtype == np.float32 for o in outs)
+    assert x.grad.dtype == np.float32
+    assert all(p.grad.dtype == np.float32 for p in layer.parameters())
+
+
+def test_fused_call_is_one_node_whatever_the_length():
+    counts = []
+    for steps in (2, 20):
+        layer, head = LSTM(4), Dense(1)
+        loss = head(layer(np.ones((2, steps, 3)))).sum()
+        counts.append(len(topological_order(loss)))
+    assert counts[0] == counts[1]
+
+
+def test_config_round_trip():
+    layer = GRU(5, activation="relu", recurrent_activation="sigmoid", reset_after=False,
+                return_sequences=True, go_backwards=True, name="g")
+    config = layer.get_config()
+    assert config["units"] == 5 and config["reset_after"] is False
+    assert GRU.from_config(config).get_config() == config
+    lstm_config = LSTM(3, unit_forget_bias=False, return_state=True).get_config()
+    assert LSTM.from_config(lstm_config).get_config() == lstm_config
+
+
+def test_training_reduces_loss():
+    """A few SGD steps learn the mean of a sequence (an LSTM into a Dense head)."""
+    cr.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (32, 6, 1)).astype(np.float32)
+    y = x.mean(axis=1)
+    lstm, head = LSTM(8), Dense(1)
+    losses = []
+    for _ in range(40):
+        loss = ((head(lstm(x)) - y) ** 2).mean()
+        params = list(lstm.parameters()) + list(head.parameters())
+        for p in params:
+            p.grad = None
+        loss.backward()
+        for p in params:
+            p.data -= 0.5 * p.grad.data
+        losses.append(loss.item())
+    assert losses[-1] < 0.3 * losses[0]
+
+
+# ---------------------------------------------------------------- errors
+
+@pytest.mark.parametrize("make,x,match", [
+    (lambda: LSTM(4), np.zeros((2, 3)), r"`LSTM` expected inputs of shape \(batch, timesteps"),
+    (lambda: GRU(4, input_shape=(3, 5)), np.zeros((2, 3, 6)), r"`GRU` expected inputs with 5 "
+                                                              r"features.*\(2, 3, 6\)"),
+    (lambda: SimpleRNN(4), np.zeros((2, 0, 3)), "at least one timestep"),
+])
+def test_bad_inputs_name_the_layer(make, x, match):
+    with pytest.raises(ValueError, match=match):
+        make()(x)
+
+
+def test_bad_initial_state_and_arguments():
+    with pytest.raises(ValueError, match=r"`LSTM` expected initial_state \[h, c\].*\(2, 4\)"):
+        LSTM(4)(np.zeros((2, 3, 5)), initial_state=[np.zeros((2, 4))])
+    with pytest.raises(ValueError, match="`reset_after` of `GRU`"):
+        GRU(4, reset_after="yes")
+    with pytest.raises(ValueError, match="`units` of `SimpleRNN`.*units=0"):
+        SimpleRNN(0)
+
+
+# ---------------------------------------------------------------- scratch reuse is invisible
+
+@pytest.mark.parametrize("seq", [False, True])
+def test_outputs_survive_later_calls_and_graph_can_be_retained(seq):
+    """The ops recycle their private arrays after backward; outputs must never change,
+    and backward(retain_graph=True) twice must give twice the gradient."""
+    cr.set_default_dtype(np.float64)
+    rng = np.random.default_rng(10)
+    layer = LSTM(4, return_sequences=seq, return_state=True)
+    x1, x2 = rng.standard_normal((2, 3, 5)), rng.standard_normal((2, 3, 5))
+    outs = layer(x1)
+    kept = [o.numpy().copy() for o in outs]
+    outs[0].sum().backward()
+    first = layer.kernel.grad.numpy().copy()
+    for _ in range(2):
+        layer(x2)[0].sum().backward()
+    for o, k in zip(outs, kept):
+        np.testing.assert_array_equal(o.numpy(), k)
+
+    layer.kernel.grad = None
+    loss = layer(x1)[0].sum()
+    loss.backward(retain_graph=True)
+    layer(x2)[0].sum().backward()  # runs and releases in between
+    layer.kernel.grad = None
+    loss.backward()
+    assert_close(layer.kernel.grad.numpy(), first, rtol=1e-12, atol=1e-12, what="retained")
