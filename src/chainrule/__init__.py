@@ -43,6 +43,7 @@ from . import (  # noqa: E402
     metrics,
     models,
     optim,
+    utils,
     viz,
 )
 from .data import datasets  # noqa: E402

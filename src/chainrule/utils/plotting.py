@@ -1,0 +1,134 @@
+"""Training plots: loss curves, any labelled curves, a confusion matrix.
+
+matplotlib is optional (the ``examples`` extra brings it). It is imported only when
+a plot is drawn, and figures are drawn on the non-interactive Agg canvas (no pyplot,
+no global state, no window). Without matplotlib every function returns None, so a
+caller can write ``if plot_history(h, path) is None: print("plots skipped")``.
+
+Each function saves a PNG and returns its path when ``path`` is given, and returns
+the matplotlib ``Figure`` otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _new_figure(ncols: int = 1, size: tuple[float, float] = (5.0, 3.6)):
+    """(figure, list of axes) on an Agg canvas, or None when matplotlib is absent."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    fig = Figure(figsize=(size[0] * ncols, size[1]), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+    return fig, axes
+
+
+def _finish(fig, path: str | os.PathLike | None):
+    if path is None:
+        return fig
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=100)
+    return path
+
+
+def is_available() -> bool:
+    """True when matplotlib can be imported (plots will be drawn)."""
+    return _new_figure() is not None
+
+
+def _history_dict(history) -> dict[str, list[float]]:
+    """A ``History`` (``.history``) or a plain ``{"loss": [...], ...}`` mapping."""
+    logs = getattr(history, "history", history)
+    if not isinstance(logs, Mapping):
+        raise TypeError(f"plot_history expects a History or a dict of per-epoch lists; "
+                        f"received {type(history).__name__}.")
+    return {k: list(map(float, v)) for k, v in logs.items() if len(v)}
+
+
+def plot_history(history, path: str | os.PathLike | None = None, title: str | None = None):
+    """One panel per metric ("loss", "accuracy", ...), its ``val_`` twin on the same axes.
+
+    ``history``: a ``History`` from ``fit`` or a dict of per-epoch lists.
+    """
+    logs = _history_dict(history)
+    metrics = [k for k in logs if not k.startswith("val_")]
+    metrics += [k[4:] for k in logs if k.startswith("val_") and k[4:] not in logs]
+    made = _new_figure(max(len(metrics), 1))
+    if made is None:
+        return None
+    fig, axes = made
+    for ax, metric in zip(axes, metrics):
+        for key, style in ((metric, "-"), (f"val_{metric}", "--")):
+            if key in logs:
+                ax.plot(np.arange(1, len(logs[key]) + 1), logs[key], style, label=key)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def plot_curves(curves: Mapping[str, Sequence[float] | tuple[Sequence[float], Sequence[float]]],
+                path: str | os.PathLike | None = None, title: str | None = None,
+                xlabel: str = "", ylabel: str = "", logy: bool = False,
+                points: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None):
+    """Labelled lines on one axes: each value is ``y`` (x = 0, 1, ...) or ``(x, y)``.
+
+    ``points`` adds labelled scatter series (e.g. the training samples), drawn in grey
+    under the lines.
+    """
+    made = _new_figure()
+    if made is None:
+        return None
+    fig, (ax,) = made
+    for label, series in curves.items():
+        x, y = series if isinstance(series, tuple) else (np.arange(len(series)), series)
+        ax.plot(np.asarray(x).ravel(), np.asarray(y).ravel(), label=label)
+    for label, (x, y) in (points or {}).items():
+        ax.scatter(np.asarray(x).ravel(), np.asarray(y).ravel(), s=10, label=label, color="0.3",
+                   alpha=0.6, zorder=1)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _finish(fig, path)
+
+
+def plot_confusion_matrix(cm, path: str | os.PathLike | None = None,
+                          labels: Sequence[str] | None = None, title: str | None = None):
+    """A (k, k) confusion matrix (rows: true class, columns: predicted) with counts."""
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"plot_confusion_matrix expects a square (k, k) matrix; received "
+                         f"shape {cm.shape}.")
+    made = _new_figure(size=(4.2, 3.8))
+    if made is None:
+        return None
+    fig, (ax,) = made
+    image = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    ticks = np.arange(cm.shape[0])
+    names = list(labels) if labels is not None else [str(i) for i in ticks]
+    ax.set(xticks=ticks, yticks=ticks, xticklabels=names, yticklabels=names,
+           xlabel="predicted", ylabel="true")
+    threshold = cm.max() / 2 if cm.size else 0
+    for (i, j), value in np.ndenumerate(cm):
+        ax.text(j, i, f"{value:g}", ha="center", va="center",
+                color="white" if value > threshold else "black")
+    if title:
+        ax.set_title(title)
+    return _finish(fig, path)
