@@ -36,6 +36,7 @@ from . import (  # noqa: E402
     callbacks,
     data,
     functional,
+    generative,
     initializers,
     io,
     layers,
@@ -43,6 +44,7 @@ from . import (  # noqa: E402
     metrics,
     models,
     optim,
+    unsupervised,
     utils,
     viz,
 )

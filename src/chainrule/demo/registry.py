@@ -243,3 +243,63 @@ register(Walkthrough(
             at_least("test_loss_reduction.dropout", 0.0, full_only=True),
             at_least("test_loss_reduction.augmentation", 0.0, full_only=True),
             at_least("early_stopping.stopped_early", 1, full_only=True))))
+
+
+def _mnist_requires(ctx: DemoContext) -> str | None:
+    """The MNIST runs need its files, except under --quick (scikit-learn's 8x8 digits)."""
+    if ctx.quick:
+        return None
+    from .runner import load_example
+
+    example = load_example("mnist_cnn.py")
+    return None if example.find_mnist() is not None else (
+        f"{example.MNIST_HELP}; --quick runs it on scikit-learn's 8x8 digits instead")
+
+
+register(Walkthrough(
+    "mnist_cnn", "A CNN on MNIST digits", "Conv2D + pooling vs an MLP, 8k/2k split",
+    keys=("test_accuracy", "mlp=mlp_test_accuracy", "errors"),
+    checks=(at_least("test_accuracy", 0.975, quick_bound=0.9),),
+    requires=_mnist_requires))
+register(Walkthrough(
+    "transfer_learning", "Transfer learning: digits 0-4 to 5-9",
+    "freeze the features, pop() the head, add() a new one",
+    keys=("accuracy_5_9=transfer_accuracy_5_9", "s/epoch_frozen=frozen_seconds_per_epoch",
+          "s/epoch_full=full_seconds_per_epoch"),
+    checks=(at_least("transfer_accuracy_5_9", 0.96, quick_bound=0.85),
+            at_least("frozen_weights_unchanged", 1)),
+    requires=_mnist_requires))
+
+
+def _short_run(**full_overrides) -> Callable[[DemoContext], dict]:
+    """standard_args, with shorter settings for the demo's full (MNIST) run."""
+    def args(ctx: DemoContext) -> dict:
+        return {**standard_args(ctx), **({} if ctx.quick else full_overrides)}
+    return args
+
+
+register(Walkthrough(
+    "rbm", "A restricted Boltzmann machine", "CD-1 on binary digits vs scikit-learn's RBM",
+    keys=("pseudo_likelihood", "sklearn=sklearn_pseudo_likelihood", "time_ratio"),
+    checks=(at_least("pseudo_likelihood_gain", 0.0), at_most("time_ratio", 0.7, quick_bound=1.0)),
+    args=_short_run(epochs=5), requires=_mnist_requires))
+register(Walkthrough(
+    "dbn", "A deep belief net", "greedy RBM pretraining, fine-tuned on 1,000 labels",
+    keys=("pretrained=pretrained_accuracy", "random_init=random_init_accuracy"),
+    checks=(at_least("improvement", 0.01, quick_bound=0.0),
+            at_least("pretrained_accuracy", 0.9, quick_bound=0.75)),
+    requires=_mnist_requires))
+register(Walkthrough(
+    "autoencoder", "Autoencoders", "dense, denoising and convolutional, codes in 2-D",
+    keys=("dense_mse=dense.test_mse", "conv_mse=conv.test_mse", "noisy=denoising.noisy_mse",
+          "denoised=denoising.denoised_mse"),
+    checks=(at_most("dense.test_mse", 0.013, quick_bound=0.032),
+            at_most("conv.test_mse", 0.03, quick_bound=0.05),
+            at_most("denoising.denoised_mse", 0.04, quick_bound=0.06)),
+    args=_short_run(conv_epochs=3), requires=_mnist_requires))
+register(Walkthrough(
+    "gan", "A GAN draws digits", "dense GAN, samples scored by a CNN",
+    keys=("confidence=mean_confidence", "classes=classes_covered", "epochs=epochs_run"),
+    checks=(at_least("classes_covered", 8, quick_bound=5),
+            at_least("mean_confidence", 0.75, quick_bound=0.5)),
+    args=_short_run(epochs=40), requires=_mnist_requires))

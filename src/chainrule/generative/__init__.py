@@ -1,0 +1,5 @@
+"""Generative models: ``GAN`` (DESIGN §5)."""
+
+from .gan import GAN
+
+__all__ = ["GAN"]

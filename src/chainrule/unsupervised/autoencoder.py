@@ -1,0 +1,91 @@
+"""Autoencoder: a model that learns to rebuild its input through a narrow code.
+
+x -> encoder -> code -> decoder -> x̂, trained to make x̂ close to x (``fit(X)``
+uses X as its own target). Put a ``GaussianNoise`` (or ``Dropout``, for masking
+noise) layer first in the encoder and it becomes a *denoising* autoencoder: the
+noise is applied only in training, while the target stays the clean x.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import get_default_dtype
+from ..models import Model, register_layer
+from ..models.training import inference_mode
+from ..module import Module
+
+
+@register_layer  # so cr.models.load_model can rebuild a saved Autoencoder
+class Autoencoder(Model):
+    """decoder(encoder(x)); ``encoder`` and ``decoder`` are any Modules (often Sequential).
+
+    Compile with a reconstruction loss ("mse", or "binary_crossentropy" for
+    pixels in [0, 1]) and call ``fit(X)``. ``save`` / ``cr.models.load_model``
+    work when the encoder and decoder can be saved (e.g. Sequentials of
+    chainrule layers).
+    """
+
+    def __init__(self, encoder: Module, decoder: Module, name: str | None = None):
+        for arg, value in (("encoder", encoder), ("decoder", decoder)):
+            if not isinstance(value, Module):
+                raise TypeError(f"Invalid value for argument `{arg}` of `Autoencoder`: "
+                                f"expected a Module (e.g. a Sequential); received "
+                                f"{type(value).__name__}.")
+        super().__init__(name=name)
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+    def fit(self, x=None, y=None, **kwargs):
+        """``Model.fit`` with the input as the target when ``y`` is None; a
+        ``validation_data`` given as one array is likewise its own target."""
+        val = kwargs.get("validation_data")
+        if val is not None and not isinstance(val, tuple | list):
+            kwargs["validation_data"] = (val, val)
+        return super().fit(x, x if y is None else y, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        """``Model.evaluate`` against the input itself when ``y`` is None."""
+        return super().evaluate(x, x if y is None else y, **kwargs)
+
+    def get_config(self) -> dict:
+        from ..models.saving import serialize_layer
+
+        return {"name": self.name, "encoder": serialize_layer(self.encoder),
+                "decoder": serialize_layer(self.decoder)}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Autoencoder:
+        from ..models.saving import deserialize_layer
+
+        return cls(deserialize_layer(config.get("encoder"), custom_objects),
+                   deserialize_layer(config.get("decoder"), custom_objects),
+                   name=config.get("name"))
+
+    def encode(self, x, batch_size: int = 256) -> np.ndarray:
+        """The codes encoder(x) as a NumPy array (eval mode: no noise, no graph)."""
+        return self._run(self.encoder, x, batch_size)
+
+    def decode(self, codes, batch_size: int = 256) -> np.ndarray:
+        """decoder(codes) as a NumPy array (eval mode, no graph)."""
+        return self._run(self.decoder, codes, batch_size)
+
+    def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
+        """decoder(encoder(x)) as a NumPy array (eval mode, no graph)."""
+        return self._run(self, x, batch_size)
+
+    def _run(self, module: Module, x, batch_size: int) -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype.kind == "f" and x.dtype != get_default_dtype():
+            x = x.astype(get_default_dtype())
+        outputs = []
+        with inference_mode(self):
+            for start in range(0, len(x), int(batch_size)):
+                out = module(x[start:start + int(batch_size)])
+                outputs.append(np.array(getattr(out, "data", out)))
+        if not outputs:
+            raise ValueError(f"`Autoencoder` received no samples (input shape {x.shape}).")
+        return np.concatenate(outputs, axis=0)
