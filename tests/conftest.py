@@ -16,6 +16,15 @@ def torch():
     return pytest.importorskip("torch")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_blas_thread():
+    """Run the suite on one BLAS thread: results are reproducible run to run (two
+    threads may sum in another order), and the many small matrix products of
+    training run faster than when threads hand work to each other."""
+    with cr.backend.limit_blas_threads(1):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _restore_global_state():
     """Tests may change the default dtype or grad mode; put them back afterwards."""
