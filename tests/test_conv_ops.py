@@ -224,6 +224,28 @@ def test_conv2d_keeps_float32(channels):
     assert out.dtype == x.grad.dtype == k.grad.dtype == b.grad.dtype == np.float32
 
 
+@pytest.mark.parametrize("channels", [1, 3])  # both im2col layouts (ones row / column)
+@pytest.mark.parametrize("wanted", [(False, True, False), (False, False, True),
+                                    (True, False, True)])
+def test_conv2d_bias_rides_in_the_gemm(channels, wanted):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 6, 7, channels))
+    kernel, bias = rng.standard_normal((3, 2, channels, 4)), rng.standard_normal(4)
+    options = dict(strides=(1, 2), padding="same")
+    out, grad, full = run_ours(Conv2d, [x, kernel, bias], options)
+    plain = Conv2d.apply(cr.tensor(x), cr.tensor(kernel), None, **options).data
+    np.testing.assert_allclose(out, plain + bias, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(full[2], grad.sum((0, 1, 2)), rtol=1e-12, atol=1e-12)
+    # any subset of the inputs needing gradients gets the same ones
+    tensors = [cr.tensor(a, requires_grad=w) for a, w in zip((x, kernel, bias), wanted)]
+    Conv2d.apply(*tensors, **options).backward(grad)
+    for t, w, ref in zip(tensors, wanted, full):
+        if w:
+            np.testing.assert_allclose(t.grad.data, ref, rtol=1e-12, atol=1e-12)
+        else:
+            assert t.grad is None
+
+
 def test_conv2d_without_grad_records_nothing():
     x, kernel, bias = conv2d_case((1, 5, 5, 2), (3, 3, 2, 2))
     with cr.no_grad():
@@ -349,6 +371,32 @@ def test_maxpool_tie_goes_to_first_element_of_each_window():
     expected = np.zeros((4, 4))
     expected[::2, ::2] = 1.0
     np.testing.assert_array_equal(x.grad.data[0, :, :, 0], expected)
+
+
+def first_max_gradient(x, pool, strides, grad):
+    """Reference max-pool gradient by loops ("valid"): each window's first maximum."""
+    dx = np.zeros_like(x)
+    for n, y, xx, c in np.ndindex(grad.shape):
+        window = x[n, y * strides[0]:y * strides[0] + pool[0],
+                   xx * strides[1]:xx * strides[1] + pool[1], c]
+        i, j = np.unravel_index(np.argmax(window), window.shape)  # argmax: first maximum
+        dx[n, y * strides[0] + i, xx * strides[1] + j, c] += grad[n, y, xx, c]
+    return dx
+
+
+@pytest.mark.parametrize("x_shape,pool,strides", [
+    ((2, 6, 6, 3), (2, 2), (2, 2)),  # tiles: every element written
+    ((2, 5, 7, 2), (2, 3), (2, 3)),  # tiles with a row and a column left over
+    ((1, 7, 7, 2), (2, 2), (3, 3)),  # gaps between windows
+    ((1, 6, 5, 2), (3, 2), (1, 2)),  # overlapping rows
+])
+def test_maxpool_gradient_goes_to_the_first_maximum(x_shape, pool, strides):
+    x = np.random.default_rng(8).integers(0, 3, x_shape).astype(np.float64)  # many ties
+    xt = cr.tensor(x, requires_grad=True)
+    out = MaxPool2d.apply(xt, pool_size=pool, strides=strides)
+    grad = np.random.default_rng(9).standard_normal(out.shape)
+    out.backward(grad)
+    np.testing.assert_array_equal(xt.grad.data, first_max_gradient(x, pool, strides, grad))
 
 
 def test_maxpool_overlapping_windows_accumulate():

@@ -78,10 +78,22 @@ OPTIMIZERS = [
 ]
 
 
+def on_path(opt, flat: bool):
+    """Force the flat (multi-tensor) or the per-parameter update path."""
+    opt.flat_max_size = 10**9 if flat else 0
+    return opt
+
+
+PATHS = pytest.mark.parametrize("flat", [True, False], ids=["flat", "per_param"])
+
+
+@PATHS
 @pytest.mark.parametrize("cls,torch_name,kwargs", OPTIMIZERS)
-def test_optimizer_matches_torch_over_25_steps(cls, torch_name, kwargs, torch):
+def test_optimizer_matches_torch_over_25_steps(cls, torch_name, kwargs, flat, torch):
     params = cr_params()
-    ours = cr_train(cls(params, **kwargs), params, 25)
+    opt = on_path(cls(params, **kwargs), flat)
+    ours = cr_train(opt, params, 25)
+    assert opt._layout.flat == flat
     tparams = torch_params()
     theirs = torch_train(getattr(torch.optim, torch_name)(tparams, **kwargs), tparams, 25)
     for a, b in zip(ours, theirs):
@@ -113,6 +125,113 @@ def test_frozen_or_gradless_parameters_are_untouched_even_with_weight_decay(cls)
     assert np.array_equal(frozen.data, W0) and np.array_equal(gradless.data, B0)
     assert not np.array_equal(live.data, W0)
     assert len(opt.state) == 1
+
+
+def run_schedule(opt, params, schedule):
+    """Steps where each entry lists which parameters get a gradient; -i freezes i first."""
+    rng = np.random.default_rng(3)
+    for active in schedule:
+        for p in params:
+            p.grad = None
+        for i in active:
+            if i < 0:  # frozen, with a stale gradient that must not be used
+                params[-i].requires_grad = False
+                params[-i].grad = cr.tensor(np.ones(params[-i].shape))
+            else:
+                params[i].requires_grad = True
+                params[i].grad = cr.tensor(rng.normal(size=params[i].shape))
+        opt.step()
+    return [p.data.copy() for p in params]
+
+
+# all, one without a gradient, one frozen (with a stale grad), one joins late: the step
+# counts then differ between parameters, so the flat path updates in several runs
+SCHEDULE = [[0, 1], [0, 1], [0], [0, 1, 2], [-1, 0, 2], [0, 1, 2], [2, 1, 0], [1]]
+
+
+@pytest.mark.parametrize("cls,torch_name,kwargs", OPTIMIZERS)
+def test_flat_and_per_parameter_paths_agree_bit_for_bit(cls, torch_name, kwargs):
+    results, states = [], []
+    for flat in (True, False):
+        params = [Parameter(W0.copy()), Parameter(B0.copy()), Parameter(W0.T.copy())]
+        opt = on_path(cls(params, **kwargs), flat)
+        results.append(run_schedule(opt, params, SCHEDULE))
+        states.append(opt.state_dict())
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
+    assert states[0]["scalars"] == states[1]["scalars"]
+    assert states[0]["scalars"]["0.step"] == 7 and states[0]["scalars"]["2.step"] == 4
+    assert states[0]["arrays"].keys() == states[1]["arrays"].keys()
+    for key, value in states[0]["arrays"].items():
+        assert np.array_equal(value, states[1]["arrays"][key]), key
+
+
+def test_flat_path_choice_and_edge_cases():
+    small = [Parameter(np.ones((2, 3), np.float32)), Parameter(np.ones(3, np.float32))]
+    opt = optim.Adam(small, lr=0.1)
+    for p in small:
+        p.grad = cr.tensor(np.ones(p.shape, np.float32))
+    opt.step()
+    assert opt._layout.flat  # small models take the flat path by default
+    assert opt.state[id(small[0])][1]["exp_avg"].base is opt._layout.buffers["exp_avg"]
+    big = [Parameter(np.zeros(optim.SGD.flat_max_size + 1, np.float32))]
+    big[0].grad = cr.tensor(np.ones(big[0].shape, np.float32))
+    sgd = optim.SGD(big, lr=0.1, momentum=0.9)
+    sgd.step()
+    assert not sgd._layout.flat and np.allclose(big[0].data, -0.1)
+    mixed = [Parameter(np.ones(2, np.float32)), Parameter(np.ones(2))]  # two dtypes
+    for p in mixed:
+        p.grad = cr.tensor(np.ones(2, p.dtype))
+    optim.SGD(mixed, lr=0.5).step()
+    assert mixed[0].dtype == np.float32 and np.array_equal(mixed[1].data, [0.5, 0.5])
+    twice = Parameter(np.ones(2))  # listed twice: updated twice, as before
+    twice.grad = cr.tensor(np.ones(2))
+    optim.SGD([twice, twice], lr=0.5).step()
+    assert np.array_equal(twice.data, [0.0, 0.0])
+
+
+def test_flat_path_copies_read_only_weights_and_checks_grad_shapes():
+    frozen_memory = np.ones(3)
+    frozen_memory.flags.writeable = False  # e.g. a memory-mapped file
+    w = Parameter(frozen_memory)
+    w.grad = cr.tensor(np.ones(3))
+    opt = optim.AdamW([w], lr=0.1, weight_decay=0.5)
+    opt.step()
+    assert np.array_equal(frozen_memory, np.ones(3)) and not np.allclose(w.data, 1.0)
+    w.grad = cr.tensor(np.ones((1, 3)))
+    with pytest.raises(ValueError, match=r"shape \(3,\) has a gradient of shape \(1, 3\)"):
+        opt.step()
+    w.data = np.ones(4)
+    w.grad = cr.tensor(np.ones(4))
+    with pytest.raises(ValueError, match=r"changed shape from \(3,\) to \(4,\)"):
+        opt.step()
+
+
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop,
+                                 optim.Adagrad])
+def test_hyperparameters_changed_between_steps_apply_on_both_paths(cls):
+    results = []
+    for flat in (True, False):
+        params = [Parameter(W0.copy()), Parameter(B0.copy())]
+        opt = on_path(cls(params, lr=0.1), flat)
+        for lr, weight_decay in [(0.1, 0.0), (0.05, 0.3), (0.2, 0.0)]:
+            opt.lr, opt.weight_decay = lr, weight_decay
+            run_schedule(opt, params, [[0, 1]])
+        results.append([p.data for p in params])
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
+
+
+def test_changing_a_hyperparameter_that_adds_a_buffer_rebuilds_the_layout():
+    w = Parameter(np.ones(2))
+    opt = optim.SGD([w], lr=0.5)
+    for momentum in (0.0, 0.5):
+        opt.momentum = momentum
+        w.grad = cr.tensor(np.ones(2))
+        opt.step()
+    # the new buffer starts at zero: b = 0.5 * 0 + g, p = 1 - 0.5 - 0.5 g
+    assert np.array_equal(w.data, [0.0, 0.0])
+    assert np.array_equal(opt.state_dict()["arrays"]["0.momentum_buffer"], [1.0, 1.0])
 
 
 # ---------------------------------------------------------------- construction
@@ -190,10 +309,11 @@ def test_get_uses_keras_names_and_defaults():
 # ---------------------------------------------------------------- state_dict
 
 
+@PATHS
 @pytest.mark.parametrize("cls,torch_name,kwargs", OPTIMIZERS)
-def test_state_dict_round_trip_resumes_exactly(cls, torch_name, kwargs):
+def test_state_dict_round_trip_resumes_exactly(cls, torch_name, kwargs, flat):
     params_a = cr_params()
-    a = cls(params_a, **kwargs)
+    a = on_path(cls(params_a, **kwargs), flat)
     cr_train(a, params_a, 10)
     state = a.state_dict()
     json.dumps({k: v for k, v in state.items() if k != "arrays"})  # all but arrays JSON-able
@@ -201,7 +321,7 @@ def test_state_dict_round_trip_resumes_exactly(cls, torch_name, kwargs):
     assert state["scalars"]["0.step"] == 10 and state["scalars"]["iterations"] == 10
 
     params_b = [Parameter(p.data.copy()) for p in params_a]
-    b = cls(params_b, lr=123.0)
+    b = on_path(cls(params_b, lr=123.0), not flat)  # saved on one path, resumed on the other
     b.load_state_dict(json.loads(json.dumps({k: v for k, v in state.items()
                                              if k != "arrays"})) | {"arrays": state["arrays"]})
     assert b.get_config() == a.get_config()

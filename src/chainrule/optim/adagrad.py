@@ -20,17 +20,16 @@ class Adagrad(Optimizer):
         self._check(lr_decay=lr_decay, weight_decay=weight_decay,
                     initial_accumulator_value=initial_accumulator_value, eps=eps)
 
-    def _init_state(self, p: np.ndarray) -> dict:
-        return {"sum": np.full_like(p, self.initial_accumulator_value)}
+    def _buffers(self) -> dict[str, float]:
+        return {"sum": self.initial_accumulator_value}
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: dict) -> None:
-        state["step"] += 1
-        g = self._decayed(p, g)
-        clr = self.lr / (1 + (state["step"] - 1) * self.lr_decay)
-        tmp = np.multiply(g, g)
-        state["sum"] += tmp
-        np.sqrt(state["sum"], out=tmp)
-        tmp += self.eps
-        np.divide(g, tmp, out=tmp)
-        tmp *= clr
-        p -= tmp
+    def _direction(self, g: np.ndarray, state: dict, step: int,
+                   out: np.ndarray) -> np.ndarray:
+        clr = self.lr / (1 + (step - 1) * self.lr_decay)
+        np.multiply(g, g, out=out)
+        state["sum"] += out
+        np.sqrt(state["sum"], out=out)
+        out += self.eps
+        np.divide(g, out, out=out)
+        out *= clr
+        return out

@@ -14,7 +14,7 @@ class Adam(Optimizer):
     v = b2 v + (1 - b2) g**2 (v = max of all v so far with ``amsgrad``);
     p -= lr / (1 - b1**t) * m / (sqrt(v) / sqrt(1 - b2**t) + eps)."""
 
-    decoupled_weight_decay = False
+    flat_max_size = 131_072  # more ufuncs per array than SGD: flat wins up to ~200k
 
     def __init__(self, params=None, lr: float = 0.001, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
@@ -27,36 +27,29 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid value for argument `betas` of `{type(self).__name__}`: "
                              f"expected two floats in [0, 1); received betas={betas}.")
 
-    def _init_state(self, p: np.ndarray) -> dict:
-        state = {"exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
-        if self.amsgrad:
-            state["max_exp_avg_sq"] = np.zeros_like(p)
-        return state
+    def _buffers(self) -> dict[str, float]:
+        names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")[:3 if self.amsgrad else 2]
+        return dict.fromkeys(names, 0.0)
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: dict) -> None:
-        state["step"] += 1
-        t = state["step"]
+    def _direction(self, g: np.ndarray, state: dict, step: int,
+                   out: np.ndarray) -> np.ndarray:
         beta1, beta2 = self.betas
-        if self.decoupled_weight_decay:
-            p *= 1 - self.lr * self.weight_decay
-        else:
-            g = self._decayed(p, g)
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        tmp = np.subtract(g, m)  # m.lerp_(g, 1 - beta1), as torch
-        tmp *= 1 - beta1
-        m += tmp
-        np.multiply(g, g, out=tmp)
-        tmp *= 1 - beta2
+        np.subtract(g, m, out=out)  # m.lerp_(g, 1 - beta1), as torch
+        out *= 1 - beta1
+        m += out
+        np.multiply(g, g, out=out)
+        out *= 1 - beta2
         v *= beta2
-        v += tmp
+        v += out
         if self.amsgrad:
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        np.sqrt(v, out=tmp)
-        tmp /= math.sqrt(1 - beta2**t)
-        tmp += self.eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= self.lr / (1 - beta1**t)
-        p -= tmp
+        np.sqrt(v, out=out)
+        out /= math.sqrt(1 - beta2**step)
+        out += self.eps
+        np.divide(m, out, out=out)
+        out *= self.lr / (1 - beta1**step)
+        return out
 
 
 class AdamW(Adam):

@@ -20,40 +20,39 @@ class RMSprop(Optimizer):
                          weight_decay=weight_decay, momentum=momentum, centered=bool(centered))
         self._check(alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
 
-    def _init_state(self, p: np.ndarray) -> dict:
-        state = {"square_avg": np.zeros_like(p)}
+    def _buffers(self) -> dict[str, float]:
+        names = ["square_avg"]
         if self.momentum > 0:
-            state["momentum_buffer"] = np.zeros_like(p)
+            names.append("momentum_buffer")
         if self.centered:
-            state["grad_avg"] = np.zeros_like(p)
-        return state
+            names.append("grad_avg")
+        return dict.fromkeys(names, 0.0)
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: dict) -> None:
-        state["step"] += 1
-        g = self._decayed(p, g)
+    def _direction(self, g: np.ndarray, state: dict, step: int,
+                   out: np.ndarray) -> np.ndarray:
         rate = 1 - self.alpha
         v = state["square_avg"]
-        tmp = np.multiply(g, g)
-        tmp *= rate
+        np.multiply(g, g, out=out)
+        out *= rate
         v *= self.alpha
-        v += tmp
+        v += out
         if self.centered:
             m = state["grad_avg"]
-            np.subtract(g, m, out=tmp)  # m.lerp_(g, 1 - alpha), as torch
-            tmp *= rate
-            m += tmp
-            np.multiply(m, m, out=tmp)
-            np.subtract(v, tmp, out=tmp)
-            np.sqrt(tmp, out=tmp)
+            np.subtract(g, m, out=out)  # m.lerp_(g, 1 - alpha), as torch
+            out *= rate
+            m += out
+            np.multiply(m, m, out=out)
+            np.subtract(v, out, out=out)
+            np.sqrt(out, out=out)
         else:
-            np.sqrt(v, out=tmp)
-        tmp += self.eps
-        np.divide(g, tmp, out=tmp)
+            np.sqrt(v, out=out)
+        out += self.eps
+        np.divide(g, out, out=out)
         if self.momentum > 0:
             buf = state["momentum_buffer"]
             buf *= self.momentum
-            buf += tmp
-            np.multiply(buf, self.lr, out=tmp)
+            buf += out
+            np.multiply(buf, self.lr, out=out)
         else:
-            tmp *= self.lr
-        p -= tmp
+            out *= self.lr
+        return out

@@ -24,15 +24,26 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening = 0; "
                              f"received momentum={momentum}, dampening={dampening}.")
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: dict) -> None:
-        state["step"] += 1
-        g = self._decayed(p, g)
+    def _buffers(self) -> dict[str, float]:
+        return {"momentum_buffer": 0.0} if self.momentum else {}
+
+    def _direction(self, g: np.ndarray, state: dict, step: int,
+                   out: np.ndarray) -> np.ndarray:
         if self.momentum:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
+            buf = state["momentum_buffer"]
+            if step == 1:
+                buf[...] = g
             else:
                 buf *= self.momentum
-                buf += g if self.dampening == 0 else (1 - self.dampening) * g
-            g = g + self.momentum * buf if self.nesterov else buf
-        p -= self.lr * g
+                if self.dampening:
+                    g_part = np.multiply(g, 1 - self.dampening, out=out)
+                    buf += g_part
+                else:
+                    buf += g
+            if self.nesterov:
+                np.multiply(buf, self.momentum, out=out)
+                out += g
+                g = out
+            else:
+                g = buf
+        return np.multiply(g, self.lr, out=out)
