@@ -88,7 +88,7 @@ def test_quick_demo_embeds_every_plot(quick_run):
         return
     pngs = embedded_pngs(page)
     files = sorted(out.glob("*.png"))
-    assert len(pngs) == len(files) >= 10
+    assert len(pngs) >= len(files) >= 10  # every top-level plot, plus a few from subfolders
     assert all(png.startswith(PNG_SIGNATURE) for png in pngs)
     for name in ("two_layer_network", "celsius_neuron", "backprop_by_hand", "regularization"):
         section = page.split(f'<section id="{name}">')[1].split("</section>")[0]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ..backend import limit_blas_threads
 from ..utils.plotting import is_available as plotting_available
 from .registry import (
     WALKTHROUGHS,
@@ -54,7 +55,8 @@ def run_demo(out_dir: str | os.PathLike = "chainrule-demo", quick: bool = False,
     print_fn(f"chainrule demo: {len(walkthroughs)} walkthrough(s)"
              f"{' (quick)' if quick else ''}, writing to {out}")
     start = time.perf_counter()
-    outcomes = run_all(walkthroughs, ctx, progress=print_fn)
+    with limit_blas_threads(1):  # tutorial-sized products: one thread is fastest (backend)
+        outcomes = run_all(walkthroughs, ctx, progress=print_fn)
     seconds = time.perf_counter() - start
     print_fn("")
     print_fn(summary_table(outcomes))
