@@ -60,10 +60,11 @@ def assert_close(actual, expected, *, rtol: float, atol: float, what: str) -> No
     excess = np.abs(actual - expected) - (atol + rtol * np.abs(expected))
     excess = np.where(both_nan, -1.0, np.nan_to_num(excess, nan=np.inf))
     if excess.max() > 0:
-        worst = np.unravel_index(int(np.argmax(excess)), actual.shape)
+        worst = tuple(int(k) for k in np.unravel_index(int(np.argmax(excess)), actual.shape))
+        a, e = float(actual[worst]), float(expected[worst])
         raise AssertionError(
-            f"{what}: mismatch at index {worst}: chainrule {actual[worst]!r}, reference "
-            f"{expected[worst]!r} (|diff| {abs(actual[worst] - expected[worst]):.3g}, "
+            f"{what}: mismatch at index {worst}: chainrule {a!r}, reference {e!r} "
+            f"(|diff| {abs(a - e):.3g}, "
             f"rtol={rtol}, atol={atol}); {int((excess > 0).sum())} of {actual.size} "
             f"elements differ")
 

@@ -120,15 +120,15 @@ class Function:
     def apply(cls, *args, **options):
         """Run the op on tensors (or arrays/scalars) and return a Tensor."""
         tensor = _tensor_type
-        fn = cls()
-        arrays = []
-        track = False
-        for a in args:
+        arrays, needs = [], []
+        for a in args:  # one pass: the arrays for forward, and which inputs want a gradient
             if isinstance(a, tensor):
                 arrays.append(a.data)
-                track = track or a.requires_grad
+                needs.append(a.requires_grad)
             else:
                 arrays.append(a)
+                needs.append(False)
+        fn = cls()
         try:
             out = fn.forward(*arrays, **options)
         except ShapeError:
@@ -137,9 +137,9 @@ class Function:
             shapes = " and ".join(str(np.shape(a)) for a in arrays)
             raise ShapeError(f"{cls.__name__}: cannot combine operands of shapes {shapes}: "
                              f"{err}") from None
-        if track and _grad_enabled:
+        if _grad_enabled and True in needs:
             fn.inputs = args
-            fn.needs_input_grad = tuple(isinstance(a, tensor) and a.requires_grad for a in args)
+            fn.needs_input_grad = tuple(needs)
             return tensor._from_op(out, fn)
         return tensor._from_op(out, None)
 
@@ -153,26 +153,28 @@ class Function:
 
 def topological_order(root) -> list:
     """Non-leaf tensors of the graph behind ``root``, each after all of its inputs."""
-    tensor = _tensor_type
+    if root._ctx is None:
+        return []
     order, seen = [], set()
-    stack = [(root, False)]
+    stack = [(root, False)]  # (tensor, its inputs already pushed?)
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
-        if id(node) in seen or node._ctx is None:
+        if id(node) in seen:
             continue
         seen.add(id(node))
         stack.append((node, True))
-        inputs = node._ctx.inputs
-        if inputs is None:
+        fn = node._ctx
+        if fn.inputs is None:
             raise RuntimeError(
                 "Trying to backward through the graph a second time: its saved arrays were "
                 "released after the first backward. Call backward(retain_graph=True) the "
                 "first time if you need to.")
-        for inp in inputs:
-            if isinstance(inp, tensor) and inp._ctx is not None and id(inp) not in seen:
+        # needs_input_grad is True exactly for the Tensor inputs that require grad
+        for inp, needs in zip(fn.inputs, fn.needs_input_grad):
+            if needs and inp._ctx is not None and id(inp) not in seen:
                 stack.append((inp, False))
     return order
 
@@ -185,23 +187,24 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False,
     given, receives ``(node, input, upstream, contribution)`` for each edge, in
     the order the gradients were formed (used by ``viz.explain``).
     """
-    tensor = _tensor_type
     if root._ctx is None:
         root._accumulate_grad(grad)
         return
-    pending = {id(root): grad}
+    pending = {id(root): grad}  # gradients waiting for their tensor's turn
+    owned = set()  # tensors whose pending sum this loop allocated: safe to add into in place
     for node in reversed(topological_order(root)):
         upstream = pending.pop(id(node), None)
         if upstream is None:
             continue
+        owned.discard(id(node))
         if node._retains_grad:
             node._accumulate_grad(upstream)
         fn = node._ctx
         grads = fn.backward(upstream)
-        if not isinstance(grads, tuple):
+        if type(grads) is not tuple:
             grads = (grads,)
-        for inp, g in zip(fn.inputs, grads):
-            if g is None or not isinstance(inp, tensor) or not inp.requires_grad:
+        for inp, g, needs in zip(fn.inputs, grads, fn.needs_input_grad):
+            if not needs or g is None:
                 continue
             if g.shape != inp.data.shape:
                 raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape "
@@ -210,9 +213,16 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False,
                 trace.append((node, inp, upstream, g))
             if inp._ctx is None:
                 inp._accumulate_grad(g)
+                continue
+            key = id(inp)
+            previous = pending.get(key)
+            if previous is None:
+                pending[key] = g  # may be shared (e.g. Add passes upstream on): never mutated
+            elif key in owned:
+                np.add(previous, g, out=previous)
             else:
-                previous = pending.get(id(inp))
-                pending[id(inp)] = g if previous is None else previous + g
+                pending[key] = previous + g
+                owned.add(key)
         if not retain_graph:
             fn.release()
 
@@ -271,8 +281,9 @@ def _check_input(i: int, x, objective: Callable, eps: float, atol: float, rtol: 
         numeric.flat[j] = (plus - minus) / (2 * eps)
     excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
     if excess.size and excess.max() > 0:
-        worst = np.unravel_index(int(np.argmax(excess)), x.shape)
+        worst = tuple(int(k) for k in np.unravel_index(int(np.argmax(excess)), x.shape))
         raise GradcheckError(
             f"gradcheck failed for input {i} (shape {x.shape}) at index {worst}: "
-            f"autograd gives {analytic[worst]!r}, finite differences give {numeric[worst]!r} "
+            f"autograd gives {float(analytic[worst])!r}, finite differences give "
+            f"{float(numeric[worst])!r} "
             f"(atol={atol}, rtol={rtol}).")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import autograd, backend
-from .autograd import run_backward
+from .autograd import ShapeError, run_backward
 from .ops.activation import (
     Elu,
     Gelu,
@@ -27,7 +27,7 @@ from .ops.activation import (
 )
 from .ops.arithmetic import Add, Clip, Div, Maximum, Minimum, Mul, Neg, Pow, Sub, Where
 from .ops.linalg import MatMul
-from .ops.math import Abs, Exp, Log, Sqrt
+from .ops.math import Abs, Cast, Exp, Log, Sqrt
 from .ops.reduce import Max, Mean, Min, Sum, normalize_axes
 from .ops.shape import BroadcastTo, Concat, GetItem, Pad, Reshape, Stack, Transpose
 
@@ -170,14 +170,15 @@ class Tensor:
         run_backward(self, grad, retain_graph=retain_graph)
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
-        if g.dtype != self.data.dtype:
-            g = g.astype(self.data.dtype)
-        elif not g.flags.writeable:
-            g = g.copy()
         if self.grad is None:
-            self.grad = Tensor._from_op(g, None)
+            # Always a copy: backward may hand the same array to several tensors (x + y
+            # gives both the upstream gradient itself), and an optimizer that scales one
+            # .grad in place must not scale the others.
+            self.grad = Tensor._from_op(np.array(g, dtype=self.data.dtype), None)
+        elif self.grad.data.flags.writeable and self.grad.data.dtype == self.data.dtype:
+            self.grad.data += g  # accumulate in place, as torch does
         else:
-            self.grad.data = self.grad.data + g
+            self.grad.data = (self.grad.data + g).astype(self.data.dtype)
 
     def retain_grad(self) -> Tensor:
         """Keep this (non-leaf) tensor's gradient in ``.grad`` after backward."""
@@ -194,15 +195,22 @@ class Tensor:
 
     def astype(self, dtype) -> Tensor:
         """A copy in another dtype (cut from the graph unless both are floating)."""
+        dtype = np.dtype(dtype)
         if backend.is_floating(dtype) and backend.is_floating(self.dtype):
-            return self * np.ones((), dtype=dtype) if dtype != self.dtype else self
+            return Cast.apply(self, dtype=dtype) if dtype != self.dtype else self
         return Tensor(self.data.astype(dtype))
 
     # ------------------------------------------------------------ operators
 
     def _operand(self, other):
-        """Another operand as a Tensor or raw array matching this tensor's float dtype."""
-        if isinstance(other, Tensor) or isinstance(other, numbers.Number):
+        """Another operand as a Tensor or raw array matching this tensor's float dtype.
+
+        Python numbers stay as they are (NumPy treats them as weak, so float32 stays
+        float32); NumPy scalars such as ``np.float64(2)`` are cast like arrays, since
+        NumPy would otherwise promote the result to float64.
+        """
+        if isinstance(other, Tensor) or (isinstance(other, numbers.Number)
+                                         and not isinstance(other, np.generic)):
             return other
         arr = np.asarray(other)
         if arr.dtype.kind in "fiub" and self.data.dtype.kind == "f" and arr.dtype != self.dtype:
@@ -281,17 +289,20 @@ class Tensor:
     def matmul(self, other) -> Tensor:
         """Matrix product as ``np.matmul`` (batched, broadcasting)."""
         other = self._operand(other)
-        oshape = np.shape(other.data if isinstance(other, Tensor) else other)
-        if self.ndim == 0 or len(oshape) == 0:
-            raise ValueError(f"MatMul: operands of shapes {self.shape} and {oshape} must have "
-                             f"at least one dimension each.")
-        k_self = self.shape[-1]
-        k_other = oshape[0] if len(oshape) == 1 else oshape[-2]
-        if k_self != k_other:
-            raise ValueError(f"MatMul: shapes {self.shape} and {oshape} are not aligned: "
-                             f"{k_self} (last axis of the first) != {k_other} "
-                             f"(second-to-last axis of the second).")
-        return MatMul.apply(self, other)
+        try:
+            return MatMul.apply(self, other)
+        except ShapeError:  # say which axes disagree (checked only on failure: a hot path)
+            oshape = np.shape(other.data if isinstance(other, Tensor) else other)
+            if self.ndim == 0 or len(oshape) == 0:
+                raise ShapeError(f"MatMul: operands of shapes {self.shape} and {oshape} must "
+                                 f"have at least one dimension each.") from None
+            k_self = self.shape[-1]
+            k_other = oshape[0] if len(oshape) == 1 else oshape[-2]
+            if k_self != k_other:
+                raise ShapeError(f"MatMul: shapes {self.shape} and {oshape} are not aligned: "
+                                 f"{k_self} (last axis of the first) != {k_other} "
+                                 f"(second-to-last axis of the second).") from None
+            raise
 
     def exp(self) -> Tensor:
         return Exp.apply(self)
@@ -408,6 +419,10 @@ class Tensor:
 
     def unsqueeze(self, axis: int) -> Tensor:
         """Insert an axis of length 1 at ``axis``."""
+        if not -self.ndim - 1 <= axis <= self.ndim:
+            raise np.exceptions.AxisError(f"unsqueeze: axis {axis} is out of bounds for a tensor "
+                                          f"of dimension {self.ndim} (allowed "
+                                          f"{-self.ndim - 1}..{self.ndim}).")
         axis = axis + self.ndim + 1 if axis < 0 else axis
         return Reshape.apply(self, shape=self.shape[:axis] + (1,) + self.shape[axis:])
 

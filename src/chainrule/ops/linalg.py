@@ -16,10 +16,9 @@ class MatMul(Function):
         x, y = self.saved
         x2 = x[None, :] if x.ndim == 1 else x
         y2 = y[:, None] if y.ndim == 1 else y
-        if x.ndim == 1:
-            grad = np.expand_dims(grad, -2)
-        if y.ndim == 1:
-            grad = np.expand_dims(grad, -1)
+        # the gradient with the axes that 1-D promotion removed put back (vector @ vector: 1x1)
+        grad = np.reshape(grad, np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2])
+                          + (x2.shape[-2], y2.shape[-1]))
         gx = gy = None
         if self.needs_input_grad[0]:
             gx = unbroadcast(np.matmul(grad, np.swapaxes(y2, -1, -2)), x2.shape).reshape(x.shape)

@@ -1,4 +1,4 @@
-"""Elementwise math: exp, log, sqrt, abs."""
+"""Elementwise math: exp, log, sqrt, abs, and a change of floating dtype."""
 
 import numpy as np
 
@@ -53,3 +53,14 @@ class Abs(Function):
     def backward(self, grad):
         (x,) = self.saved
         return grad * np.sign(x)
+
+
+class Cast(Function):
+    """z = x in another floating dtype;  dz/dx = 1 (the gradient cast back)."""
+
+    def forward(self, x, dtype):
+        self.input_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, grad):
+        return grad.astype(self.input_dtype)

@@ -25,8 +25,8 @@ def normalize_axes(axis, ndim: int) -> tuple:
 
 def expand_reduced(grad, shape: tuple, axes: tuple, keepdims: bool):
     """A gradient of a reduction's output, viewed with the input's shape."""
-    if not keepdims:
-        grad = np.expand_dims(grad, axes)
+    if not keepdims:  # put the reduced axes back as length 1
+        grad = grad.reshape(tuple(1 if a in axes else n for a, n in enumerate(shape)))
     return np.broadcast_to(grad, shape)
 
 
@@ -36,7 +36,7 @@ class Sum(Function):
     def forward(self, x, axis=None, keepdims=False):
         self.shape, self.keepdims = x.shape, keepdims
         self.axes = normalize_axes(axis, x.ndim)
-        return np.sum(x, axis=self.axes, keepdims=keepdims)
+        return x.sum(axis=self.axes, keepdims=keepdims)
 
     def backward(self, grad):
         return expand_reduced(grad, self.shape, self.axes, self.keepdims)
@@ -49,7 +49,7 @@ class Mean(Function):
         self.shape, self.keepdims = x.shape, keepdims
         self.axes = normalize_axes(axis, x.ndim)
         self.count = int(np.prod([x.shape[a] for a in self.axes]))
-        return np.mean(x, axis=self.axes, keepdims=keepdims)
+        return x.sum(axis=self.axes, keepdims=keepdims) / self.count
 
     def backward(self, grad):
         return expand_reduced(grad / self.count, self.shape, self.axes, self.keepdims)

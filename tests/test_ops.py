@@ -1,0 +1,441 @@
+"""Every op and Tensor method of DESIGN §2, one line each, checked by ``check_op``.
+
+Each row runs in chainrule and torch (when installed) and through ``cr.gradcheck``.
+Random inputs stay away from kinks and ties (``min_abs``, ``positive``); the tie
+rules themselves have their own tests at the end, as does numerical stability.
+"""
+
+import numpy as np
+import pytest
+from helpers import HAS_TORCH, check_op, torch
+
+import chainrule as cr
+
+F = torch.nn.functional if HAS_TORCH else None
+DTYPES = [np.float64, np.float32]
+
+
+def case(name, shapes, fn, fn_torch=None, **options):
+    return pytest.param(shapes, fn, fn_torch, options, id=name)
+
+
+def dims(axis, ndim):
+    """chainrule's axis=None as torch's explicit tuple of every dim."""
+    return tuple(range(ndim)) if axis is None else axis
+
+
+# ---------------------------------------------------------------- arithmetic
+
+BINARY = [
+    case("add", [(45, 65), (45, 1)], lambda x, y: x + y),
+    case("add_3d_2d", [(3, 1, 4), (5, 4)], lambda x, y: x + y),
+    case("add_scalar_matrix", [(), (3, 4)], lambda x, y: x + y),
+    case("sub", [(3, 1, 4), (5, 4)], lambda x, y: x - y),
+    case("sub_matrix_scalar", [(3, 4), ()], lambda x, y: x - y),
+    case("sub_column", [(45, 65), (45, 1)], lambda x, y: x - y),
+    case("mul", [(45, 65), (45, 1)], lambda x, y: x * y),
+    case("mul_3d_2d", [(3, 1, 4), (5, 4)], lambda x, y: x * y),
+    case("mul_scalar_matrix", [(), (3, 4)], lambda x, y: x * y),
+    case("mul_self", [(4, 3)], lambda x: x * x),
+    case("div", [(45, 65), (45, 1)], lambda x, y: x / y, min_abs=0.5),
+    case("div_3d_2d", [(3, 1, 4), (5, 4)], lambda x, y: x / (y.abs() + 1), min_abs=0.1),
+    case("div_matrix_scalar", [(3, 4), ()], lambda x, y: x / y, min_abs=0.5),
+    case("div_scalar_matrix", [(), (3, 4)], lambda x, y: x / y, min_abs=0.5),
+    case("neg", [(3, 4)], lambda x: -x),
+    case("pow_square", [(3, 4)], lambda x: x**2),
+    case("pow_cube", [(3, 4)], lambda x: x**3),
+    case("pow_sqrt", [(3, 4)], lambda x: x**0.5, positive=True),
+    case("pow_negative_exponent", [(3, 4)], lambda x: x**-1.5, positive=True),
+    case("pow_scalar_base", [(3, 4)], lambda x: 2.0**x),
+    case("pow_tensor_tensor", [(3, 4), (3, 4)], lambda x, y: x**y, positive=True),
+    case("pow_tensor_tensor_broadcast", [(3, 1, 4), (5, 4)], lambda x, y: x**y, positive=True),
+    case("radd_python", [(3, 4)], lambda x: 1.5 + x),
+    case("rsub_python", [(3, 4)], lambda x: 1.5 - x),
+    case("rmul_python", [(3, 4)], lambda x: 2 * x),
+    case("rdiv_python", [(3, 4)], lambda x: 3.0 / x, min_abs=0.5),
+    case("div_python", [(3, 4)], lambda x: x / 3),
+    case("square", [(3, 4)], lambda x: x.square()),
+    case("maximum", [(3, 1, 4), (5, 4)], lambda x, y: x.maximum(y), torch.maximum if HAS_TORCH
+         else None),
+    case("minimum", [(45, 65), (45, 1)], lambda x, y: x.minimum(y), torch.minimum if HAS_TORCH
+         else None),
+    case("cr_maximum", [(3, 4), ()], cr.maximum, lambda x, y: torch.maximum(x, y)),
+    case("cr_minimum", [(), (3, 4)], cr.minimum, lambda x, y: torch.minimum(x, y)),
+    case("maximum_python", [(3, 4)], lambda x: x.maximum(0.3), lambda x: x.clamp(min=0.3)),
+    case("minimum_python", [(3, 4)], lambda x: x.minimum(0.3), lambda x: x.clamp(max=0.3)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes,fn,fn_torch,options", BINARY)
+def test_arithmetic(shapes, fn, fn_torch, options, dtype):
+    check_op(shapes, fn, fn_torch, dtype=dtype, **options)
+
+
+# ---------------------------------------------------------------- matmul
+
+MATMUL = [
+    case("2d", [(3, 4), (4, 5)], lambda x, y: x @ y),
+    case("vector_matrix", [(4,), (4, 5)], lambda x, y: x @ y),
+    case("matrix_vector", [(3, 4), (4,)], lambda x, y: x @ y),
+    case("vector_vector", [(4,), (4,)], lambda x, y: x @ y),
+    case("batched_shared_weight", [(2, 3, 4), (4, 5)], lambda x, y: x @ y),
+    case("batched", [(2, 3, 4), (2, 4, 5)], lambda x, y: x @ y),
+    case("broadcast_batched", [(2, 1, 3, 4), (5, 4, 2)], lambda x, y: x @ y),
+    case("matrix_batched", [(3, 4), (2, 4, 5)], lambda x, y: x @ y),
+    case("vector_batched", [(4,), (2, 4, 5)], lambda x, y: x @ y),
+    case("batched_vector", [(2, 3, 4), (4,)], lambda x, y: x @ y),
+    case("method", [(3, 4), (4, 5)], lambda x, y: x.matmul(y)),
+    case("function", [(2, 3, 4), (4, 5)], cr.matmul, lambda x, y: torch.matmul(x, y)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes,fn,fn_torch,options", MATMUL)
+def test_matmul(shapes, fn, fn_torch, options, dtype):
+    check_op(shapes, fn, fn_torch, dtype=dtype, **options)
+
+
+def test_rmatmul_with_numpy_array():
+    w = np.random.default_rng(3).standard_normal((2, 3))
+    check_op([(3, 4)], lambda x: w @ x, lambda x: torch.from_numpy(w) @ x)
+
+
+# ---------------------------------------------------------------- reductions
+
+AXES = [None, 0, 1, 2, -1, (0, 2), (0, 1, 2)]
+REDUCTIONS = {
+    "sum": (lambda x, a, k: x.sum(axis=a, keepdims=k),
+            lambda x, a, k: x.sum(dim=dims(a, 3), keepdim=k)),
+    "mean": (lambda x, a, k: x.mean(axis=a, keepdims=k),
+             lambda x, a, k: x.mean(dim=dims(a, 3), keepdim=k)),
+    "max": (lambda x, a, k: x.max(axis=a, keepdims=k),
+            lambda x, a, k: torch.amax(x, dim=dims(a, 3), keepdim=k)),
+    "min": (lambda x, a, k: x.min(axis=a, keepdims=k),
+            lambda x, a, k: torch.amin(x, dim=dims(a, 3), keepdim=k)),
+    "var": (lambda x, a, k: x.var(axis=a, keepdims=k),
+            lambda x, a, k: x.var(dim=dims(a, 3), keepdim=k, correction=0)),
+    "std": (lambda x, a, k: x.std(axis=a, keepdims=k),
+            lambda x, a, k: x.std(dim=dims(a, 3), keepdim=k, correction=0)),
+    "logsumexp": (lambda x, a, k: x.logsumexp(axis=a, keepdims=k),
+                  lambda x, a, k: x.logsumexp(dim=dims(a, 3), keepdim=k)),
+}
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axis", AXES, ids=str)
+@pytest.mark.parametrize("name", list(REDUCTIONS))
+def test_reductions(name, axis, keepdims):
+    fn, fn_torch = REDUCTIONS[name]
+    check_op([(3, 4, 5)], lambda x: fn(x, axis, keepdims), lambda x: fn_torch(x, axis, keepdims))
+
+
+OTHER_REDUCTIONS = [
+    case("sum_1d", [(7,)], lambda x: x.sum()),
+    case("sum_0d", [()], lambda x: x.sum()),
+    case("mean_large", [(45, 65)], lambda x: x.mean(axis=0)),
+    case("var_ddof1", [(4, 5)], lambda x: x.var(axis=1, ddof=1),
+         lambda x: x.var(dim=1, correction=1)),
+    case("std_ddof1_all", [(4, 5)], lambda x: x.std(ddof=1), lambda x: x.std(correction=1)),
+    case("max_all_default", [(4, 5)], lambda x: x.max(), lambda x: x.max()),
+    case("cr_sum", [(4, 5)], lambda x: cr.sum(x, axis=1), lambda x: torch.sum(x, dim=1)),
+    case("cr_mean", [(4, 5)], lambda x: cr.mean(x, 0), lambda x: torch.mean(x, 0)),
+    case("cr_max", [(4, 5)], lambda x: cr.max(x, axis=1), lambda x: torch.amax(x, dim=1)),
+    case("cr_var", [(4, 5)], lambda x: cr.var(x, axis=0),
+         lambda x: torch.var(x, dim=0, correction=0)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes,fn,fn_torch,options", OTHER_REDUCTIONS)
+def test_other_reductions(shapes, fn, fn_torch, options, dtype):
+    check_op(shapes, fn, fn_torch, dtype=dtype, **options)
+
+
+# ---------------------------------------------------------------- elementwise math and activations
+
+UNARY = [
+    case("exp", [(45, 65)], lambda x: x.exp()),
+    case("log", [(3, 4)], lambda x: x.log(), positive=True),
+    case("sqrt", [(3, 4)], lambda x: x.sqrt(), positive=True),
+    case("abs", [(3, 4)], lambda x: x.abs(), min_abs=0.1),
+    case("tanh", [(3, 4)], lambda x: x.tanh()),
+    case("sigmoid", [(3, 4)], lambda x: x.sigmoid(), low=-8, high=8),
+    case("relu", [(3, 4)], lambda x: x.relu(), min_abs=0.1),
+    case("leaky_relu", [(3, 4)], lambda x: x.leaky_relu(), lambda x: F.leaky_relu(x),
+         min_abs=0.1),
+    case("leaky_relu_alpha", [(3, 4)], lambda x: x.leaky_relu(0.2),
+         lambda x: F.leaky_relu(x, 0.2), min_abs=0.1),
+    case("elu", [(3, 4)], lambda x: x.elu(), lambda x: F.elu(x), min_abs=0.1),
+    case("elu_alpha", [(3, 4)], lambda x: x.elu(alpha=0.5), lambda x: F.elu(x, alpha=0.5),
+         min_abs=0.1),
+    case("gelu", [(3, 4)], lambda x: x.gelu(), lambda x: F.gelu(x, approximate="tanh"),
+         low=-4, high=4),
+    case("clip", [(3, 4)], lambda x: x.clip(-0.5, 0.7), lambda x: x.clamp(-0.5, 0.7)),
+    case("clip_min", [(3, 4)], lambda x: x.clip(min=-0.5), lambda x: x.clamp(min=-0.5)),
+    case("clip_max", [(3, 4)], lambda x: x.clip(max=0.7), lambda x: x.clamp(max=0.7)),
+    case("cr_exp", [(3, 4)], cr.exp, lambda x: torch.exp(x)),
+    case("cr_log", [(3, 4)], cr.log, lambda x: torch.log(x), positive=True),
+    case("cr_sqrt", [(3, 4)], cr.sqrt, lambda x: torch.sqrt(x), positive=True),
+    case("cr_abs", [(3, 4)], cr.abs, lambda x: torch.abs(x), min_abs=0.1),
+    case("cr_tanh", [(3, 4)], cr.tanh, lambda x: torch.tanh(x)),
+    case("cr_sigmoid", [(3, 4)], cr.sigmoid, lambda x: torch.sigmoid(x)),
+    case("cr_relu", [(3, 4)], cr.relu, lambda x: torch.relu(x), min_abs=0.1),
+    case("cr_clip", [(3, 4)], lambda x: cr.clip(x, -0.5, 0.5), lambda x: x.clamp(-0.5, 0.5)),
+    case("cr_gelu", [(3, 4)], cr.gelu, lambda x: F.gelu(x, approximate="tanh")),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes,fn,fn_torch,options", UNARY)
+def test_unary(shapes, fn, fn_torch, options, dtype):
+    check_op(shapes, fn, fn_torch, dtype=dtype, **options)
+
+
+MASK = np.random.default_rng(7).random((3, 4)) > 0.5
+
+WHERE = [
+    case("where", [(3, 4), (3, 4)], lambda x, y: cr.where(MASK, x, y),
+         lambda x, y: torch.where(torch.from_numpy(MASK), x, y)),
+    case("where_broadcast", [(3, 1), (4,)], lambda x, y: cr.where(MASK, x, y),
+         lambda x, y: torch.where(torch.from_numpy(MASK), x, y)),
+    case("where_scalar_other", [(3, 4)], lambda x: cr.where(MASK, x, 0.0),
+         lambda x: torch.where(torch.from_numpy(MASK), x, 0.0)),
+    case("where_tensor_condition", [(3, 4), (3, 4)], lambda x, y: cr.where(x > y, x, y),
+         lambda x, y: torch.where(x > y, x, y)),
+    case("where_method", [(3, 4), (3, 4)], lambda x, y: x.where(MASK, y),
+         lambda x, y: x.where(torch.from_numpy(MASK), y)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes,fn,fn_torch,options", WHERE)
+def test_where(shapes, fn, fn_torch, options, dtype):
+    check_op(shapes, fn, fn_torch, dtype=dtype, **options)
+
+
+# ---------------------------------------------------------------- softmax family
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("axis", [0, 1, 2, -1])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_family(name, axis, dtype):
+    check_op([(3, 4, 5)], lambda x: getattr(x, name)(axis), low=-5, high=5, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_functions(dtype):
+    check_op([(4, 6)], lambda x: cr.softmax(x, axis=0), lambda x: torch.softmax(x, dim=0),
+             dtype=dtype)
+    check_op([(4, 6)], lambda x: cr.log_softmax(x), lambda x: torch.log_softmax(x, dim=-1),
+             dtype=dtype)
+    check_op([(4, 6)], lambda x: cr.logsumexp(x, axis=1), lambda x: torch.logsumexp(x, dim=1),
+             dtype=dtype)
+
+
+# ---------------------------------------------------------------- shape ops
+
+SHAPE = [
+    case("reshape", [(4, 5)], lambda x: x.reshape(2, 10)),
+    case("reshape_minus_one", [(4, 5)], lambda x: x.reshape(-1, 2)),
+    case("reshape_tuple", [(4, 5)], lambda x: x.reshape((5, -1))),
+    case("reshape_to_scalar", [(1, 1)], lambda x: x.reshape(())),
+    case("transpose_default", [(2, 3, 4)], lambda x: x.transpose(), lambda x: x.permute(2, 1, 0)),
+    case("transpose_axes", [(2, 3, 4)], lambda x: x.transpose(1, 0, 2),
+         lambda x: x.permute(1, 0, 2)),
+    case("transpose_tuple", [(2, 3, 4)], lambda x: x.transpose((2, 0, 1)),
+         lambda x: x.permute(2, 0, 1)),
+    case("T", [(3, 4)], lambda x: x.T),
+    case("T_3d", [(2, 3, 4)], lambda x: x.T, lambda x: x.permute(2, 1, 0)),
+    case("permute", [(2, 3, 4)], lambda x: x.permute(2, 0, 1)),
+    case("permute_tuple", [(2, 3, 4)], lambda x: x.permute((1, 2, 0))),
+    case("flatten", [(2, 3, 4)], lambda x: x.flatten()),
+    case("squeeze_all", [(1, 3, 1, 4)], lambda x: x.squeeze()),
+    case("squeeze_axis", [(1, 3, 1, 4)], lambda x: x.squeeze(2)),
+    case("squeeze_axes", [(1, 3, 1, 4)], lambda x: x.squeeze((0, 2))),
+    case("unsqueeze_front", [(3, 4)], lambda x: x.unsqueeze(0)),
+    case("unsqueeze_middle", [(3, 4)], lambda x: x.unsqueeze(1)),
+    case("unsqueeze_back", [(3, 4)], lambda x: x.unsqueeze(-1)),
+    case("expand", [(4, 1)], lambda x: x.expand(3, 4, 5)),
+    case("expand_tuple", [(1, 5)], lambda x: x.expand((4, 5))),
+    case("broadcast_to", [(3, 1)], lambda x: x.broadcast_to((2, 3, 4))),
+    case("pad", [(3, 4)], lambda x: x.pad(((1, 2), (0, 3))), lambda x: F.pad(x, (0, 3, 1, 2))),
+    case("pad_int", [(3, 4)], lambda x: x.pad(1), lambda x: F.pad(x, (1, 1, 1, 1))),
+    case("pad_value", [(2, 3, 4)], lambda x: x.pad(((0, 0), (2, 0), (1, 1)), value=1.5),
+         lambda x: F.pad(x, (1, 1, 2, 0), value=1.5)),
+    case("cr_reshape", [(4, 5)], lambda x: cr.reshape(x, (10, 2)),
+         lambda x: torch.reshape(x, (10, 2))),
+    case("cr_transpose", [(4, 5)], cr.transpose, lambda x: x.T),
+    case("cr_pad", [(4,)], lambda x: cr.pad(x, (2, 1)), lambda x: F.pad(x, (2, 1))),
+    case("concat", [(2, 3), (4, 3), (1, 3)], lambda *xs: cr.concat(xs),
+         lambda *xs: torch.cat(xs)),
+    case("concat_axis1", [(3, 2), (3, 4)], lambda *xs: cr.concat(xs, axis=1),
+         lambda *xs: torch.cat(xs, dim=1)),
+    case("concat_negative_axis", [(2, 3, 1), (2, 3, 2)], lambda *xs: cr.concat(xs, axis=-1),
+         lambda *xs: torch.cat(xs, dim=-1)),
+    case("stack", [(3, 4), (3, 4)], lambda *xs: cr.stack(xs), lambda *xs: torch.stack(xs)),
+    case("stack_axis1", [(3, 4), (3, 4), (3, 4)], lambda *xs: cr.stack(xs, axis=1),
+         lambda *xs: torch.stack(xs, dim=1)),
+    case("stack_last", [(3, 4), (3, 4)], lambda *xs: cr.stack(xs, axis=-1),
+         lambda *xs: torch.stack(xs, dim=-1)),
+    case("split_sections", [(6, 4)], lambda x: cr.split(x, 3),
+         lambda x: torch.tensor_split(x, 3)),
+    case("split_indices", [(3, 6)], lambda x: cr.split(x, [1, 4], axis=1),
+         lambda x: torch.tensor_split(x, [1, 4], dim=1)),
+    case("split_negative_axis", [(2, 3, 4)], lambda x: cr.split(x, 2, axis=-1),
+         lambda x: torch.tensor_split(x, 2, dim=-1)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes,fn,fn_torch,options", SHAPE)
+def test_shape_ops(shapes, fn, fn_torch, options, dtype):
+    check_op(shapes, fn, fn_torch, dtype=dtype, **options)
+
+
+# ---------------------------------------------------------------- indexing
+
+BOOL_2D = np.random.default_rng(11).random((4, 5)) > 0.4
+BOOL_ROWS = np.array([True, False, True, True])
+BOOL_COLS = np.array([False, True, True, False, True])
+
+INDEX = [
+    case("int", [(4, 5)], lambda x: x[1]),
+    case("negative_int", [(4, 5)], lambda x: x[-1]),
+    case("two_ints", [(4, 5)], lambda x: x[2, 3]),
+    case("slice", [(4, 5)], lambda x: x[1:3]),
+    case("slice_step", [(4, 5)], lambda x: x[:, ::2]),
+    case("slice_open", [(4, 5)], lambda x: x[2:, :-1]),
+    case("negative_step", [(4, 5)], lambda x: x[::-1], lambda x: x.flip(0)),
+    case("negative_step_2", [(4, 5)], lambda x: x[:, ::-2], lambda x: x.flip(1)[:, ::2]),
+    case("negative_step_window", [(4, 5)], lambda x: x[3:0:-1], lambda x: x.flip(0)[0:3]),
+    case("none", [(4, 5)], lambda x: x[None]),
+    case("none_middle", [(4, 5)], lambda x: x[:, None]),
+    case("ellipsis", [(2, 3, 4)], lambda x: x[..., 1]),
+    case("ellipsis_none", [(2, 3, 4)], lambda x: x[1, ..., None]),
+    case("int_array_repeated", [(4, 5)], lambda x: x[[0, 0, 2, 0]]),
+    case("int_array_numpy", [(4, 5)], lambda x: x[np.array([3, 1, 3])],
+         lambda x: x[torch.tensor([3, 1, 3])]),
+    case("int_array_tensor", [(4, 5)], lambda x: x[cr.tensor([1, 1])],
+         lambda x: x[torch.tensor([1, 1])]),
+    case("int_array_columns", [(4, 5)], lambda x: x[:, [4, 4, 0]]),
+    case("int_array_pairs", [(4, 5)], lambda x: x[[0, 2, 0], [1, 1, 1]]),
+    case("int_array_2d", [(4, 5)], lambda x: x[np.array([[0, 1], [1, 1]])],
+         lambda x: x[torch.tensor([[0, 1], [1, 1]])]),
+    case("int_array_and_slice", [(4, 5, 3)], lambda x: x[[2, 2], 1:]),
+    case("bool_mask", [(4, 5)], lambda x: x[BOOL_2D], lambda x: x[torch.from_numpy(BOOL_2D)]),
+    case("bool_rows", [(4, 5)], lambda x: x[BOOL_ROWS],
+         lambda x: x[torch.from_numpy(BOOL_ROWS)]),
+    case("bool_cols", [(4, 5)], lambda x: x[:, BOOL_COLS],
+         lambda x: x[:, torch.from_numpy(BOOL_COLS)]),
+    case("bool_tensor_mask", [(4, 5)], lambda x: x[x > 0.5], lambda x: x[x > 0.5]),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes,fn,fn_torch,options", INDEX)
+def test_getitem(shapes, fn, fn_torch, options, dtype):
+    check_op(shapes, fn, fn_torch, dtype=dtype, **options)
+
+
+def test_repeated_index_accumulates():
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[[0, 0, 2, 0]].sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 0.0, 1.0])
+
+
+# ---------------------------------------------------------------- composites
+
+
+COMPOSITES = [
+    case("mse", [(8, 3), (8, 3)], lambda p, t: ((p - t) ** 2).mean()),
+    case("dense_tanh", [(5, 4), (4, 3), (3,)], lambda x, w, b: (x @ w + b).tanh()),
+    case("normalize", [(5, 4)], lambda x: (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-3),
+         lambda x: (x - x.mean(dim=0)) / (x.std(dim=0, correction=0) + 1e-3)),
+    case("cross_entropy_like", [(5, 4)], lambda x: -x.log_softmax(1)[np.arange(5), [0, 3, 1, 1, 2]]
+         .mean(), lambda x: -x.log_softmax(1)[torch.arange(5), [0, 3, 1, 1, 2]].mean()),
+    case("reuse", [(3, 4)], lambda x: x * x.sigmoid() + x.exp().sum(axis=0)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes,fn,fn_torch,options", COMPOSITES)
+def test_composites(shapes, fn, fn_torch, options, dtype):
+    check_op(shapes, fn, fn_torch, dtype=dtype, **options)
+
+
+# ---------------------------------------------------------------- tie rules (DESIGN §2)
+
+
+def grad_of(fn, *values):
+    """Gradients of ``fn(*tensors).sum()`` with respect to each input."""
+    xs = [cr.tensor(np.array(v, dtype=np.float64), requires_grad=True) for v in values]
+    fn(*xs).sum().backward()
+    return [x.grad.data for x in xs]
+
+
+def test_max_tie_goes_to_first_maximal_element():
+    x = [[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]]
+    (g,) = grad_of(lambda t: t.max(axis=1), x)
+    np.testing.assert_array_equal(g, [[0, 1, 0], [1, 0, 0]])
+    (g,) = grad_of(lambda t: t.max(axis=0), x)
+    np.testing.assert_array_equal(g, [[0, 1, 1], [1, 0, 0]])
+    (g,) = grad_of(lambda t: t.max(), [[3.0, 1.0], [3.0, 3.0]])
+    np.testing.assert_array_equal(g, [[1, 0], [0, 0]])
+    (g,) = grad_of(lambda t: t.max(axis=(0, 1), keepdims=True), [[1.0, 3.0], [3.0, 3.0]])
+    np.testing.assert_array_equal(g, [[0, 1], [0, 0]])
+
+
+def test_min_tie_goes_to_first_minimal_element():
+    (g,) = grad_of(lambda t: t.min(axis=1), [[0.0, -1.0, -1.0], [5.0, 5.0, 5.0]])
+    np.testing.assert_array_equal(g, [[0, 1, 0], [1, 0, 0]])
+
+
+def test_maximum_tie_goes_to_first_input():
+    gx, gy = grad_of(lambda x, y: x.maximum(y), [1.0, 2.0, 5.0], [1.0, 3.0, 5.0])
+    np.testing.assert_array_equal(gx, [1, 0, 1])
+    np.testing.assert_array_equal(gy, [0, 1, 0])
+
+
+def test_minimum_tie_goes_to_first_input():
+    gx, gy = grad_of(lambda x, y: x.minimum(y), [1.0, 4.0, 5.0], [1.0, 3.0, 5.0])
+    np.testing.assert_array_equal(gx, [1, 0, 1])
+    np.testing.assert_array_equal(gy, [0, 1, 0])
+
+
+def test_clip_passes_gradient_at_the_bound():
+    (g,) = grad_of(lambda t: t.clip(-1.0, 1.0), [-2.0, -1.0, 0.5, 1.0, 2.0])
+    np.testing.assert_array_equal(g, [0, 1, 1, 1, 0])
+
+
+def test_relu_and_abs_gradient_zero_at_zero():
+    (g,) = grad_of(lambda t: t.relu(), [-1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(g, [0, 0, 1])
+    (g,) = grad_of(lambda t: t.abs(), [-1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(g, [-1, 0, 1])
+
+
+# ---------------------------------------------------------------- numerical stability
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp", "sigmoid"])
+def test_large_inputs_stay_finite(name, dtype):
+    x = cr.tensor(np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, 1e4], [1e4, 1e4, -1e4]], dtype=dtype),
+                  requires_grad=True)
+    y = x.sigmoid() if name == "sigmoid" else getattr(x, name)(axis=1)
+    assert y.dtype == dtype
+    assert np.all(np.isfinite(y.data)), y.data
+    y.backward(np.linspace(-1, 1, y.size).reshape(y.shape))
+    assert np.all(np.isfinite(x.grad.data)), x.grad.data
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_large_input_values(dtype):
+    x = cr.tensor(np.array([1e4, -1e4, 0.0], dtype=dtype))
+    np.testing.assert_allclose(x.softmax().data, [1, 0, 0])
+    np.testing.assert_allclose(x.log_softmax().data, [0, -2e4, -1e4])
+    np.testing.assert_allclose(x.sigmoid().data, [1, 0, 0.5])
+    np.testing.assert_allclose(cr.tensor(np.array([1e4, 1e4], dtype=dtype)).logsumexp().item(),
+                               1e4 + np.log(2), rtol=1e-6)
