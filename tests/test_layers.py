@@ -163,3 +163,15 @@ def test_layer_names_are_unique_and_numpy_inputs_take_the_default_dtype():
     assert a.name != b.name and a.name.startswith("dense")
     out = a(np.ones((1, 3), dtype=np.float64))
     assert out.dtype == np.float32
+
+
+@pytest.mark.parametrize("shapes", [[(5, 4), (4, 3), (3,)], [(2, 5, 4), (4, 3), (3,)],
+                                    [(4,), (4, 3), (3,)], [(5, 4), (4, 3)]])
+def test_fused_linear_matches_matmul_plus_bias(shapes):
+    from helpers import check_op
+
+    def ref(x, k, b=None):
+        y = x @ k
+        return y if b is None else y + b
+
+    check_op(shapes, lambda *a: cr.functional.linear(*a), ref)

@@ -11,9 +11,11 @@ import warnings
 
 import numpy as np
 
+from .autograd import ShapeError
 from .backend import rng
 from .ops.conv import Conv1d, Conv2d
 from .ops.embedding import Embedding
+from .ops.linalg import Linear
 from .ops.loss import BinaryCrossEntropy, SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
 from .ops.normalization import BatchNorm, LayerNorm
 from .ops.pool import AvgPool2d, MaxPool1d, MaxPool2d
@@ -59,9 +61,13 @@ def log_softmax(x, axis: int = -1) -> Tensor:
 
 
 def linear(x, kernel, bias=None) -> Tensor:
-    """x @ kernel + bias, with a Keras-layout kernel (in, out)."""
-    y = as_tensor(x) @ kernel
-    return y if bias is None else y + bias
+    """x @ kernel + bias in one op, with a Keras-layout kernel: (..., in) -> (..., out)."""
+    x = as_tensor(x)
+    k_in = np.shape(getattr(kernel, "data", kernel))[0]
+    if x.ndim == 0 or x.shape[-1] != k_in:
+        raise ShapeError(f"linear: x of shape {x.shape} does not match a kernel with {k_in} "
+                         f"input features.")
+    return Linear.apply(x, kernel, bias)
 
 
 def dropout(x, rate: float = 0.5, training: bool = True) -> Tensor:

@@ -44,10 +44,7 @@ class Dense(Layer):
         if x.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"`Dense` expected inputs with {self.kernel.shape[0]} features "
                              f"(its kernel is {self.kernel.shape}); received shape {x.shape}.")
-        y = x @ self.kernel
-        if self.bias is not None:
-            y = y + self.bias
-        return self.activation(y)
+        return self.activation(F.linear(x, self.kernel, self.bias))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units,

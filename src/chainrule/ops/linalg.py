@@ -1,4 +1,5 @@
-"""Matrix multiplication (batched and broadcasting, as ``np.matmul``)."""
+"""Matrix multiplication (batched and broadcasting, as ``np.matmul``) and the dense
+layer's fused ``x @ kernel + bias``."""
 
 import numpy as np
 
@@ -29,3 +30,30 @@ class MatMul(Function):
                 gy = unbroadcast(np.matmul(np.swapaxes(x2, -1, -2), grad), y2.shape)
             gy = gy.reshape(y.shape)
         return gx, gy
+
+
+class Linear(Function):
+    """y = x @ W + b over the last axis;  dx = g W^T,  dW = x^T g,  db = sum of g.
+
+    Fused for ``Dense``: one graph node and one output array instead of two (the
+    matmul's result would otherwise be kept alive until backward), which matters
+    for small layers where each node's bookkeeping costs more than the arithmetic.
+    x (..., in), W (in, out), b (out,) or None -> (..., out).
+    """
+
+    def forward(self, x, kernel, bias=None):
+        self.save_for_backward(x, kernel)
+        y = np.matmul(x, kernel)
+        if bias is not None:
+            y += bias
+        return y
+
+    def backward(self, grad):
+        x, kernel = self.saved
+        rows = grad.reshape(-1, grad.shape[-1])
+        gx = np.matmul(grad, kernel.T) if self.needs_input_grad[0] else None
+        gw = x.reshape(-1, x.shape[-1]).T @ rows if self.needs_input_grad[1] else None
+        gb = None
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            gb = np.ones(len(rows), dtype=rows.dtype) @ rows  # a GEMV beats sum(axis=0)
+        return gx, gw, gb
