@@ -282,7 +282,7 @@ register(Walkthrough(
     "rbm", "A restricted Boltzmann machine", "CD-1 on binary digits vs scikit-learn's RBM",
     keys=("pseudo_likelihood", "sklearn=sklearn_pseudo_likelihood", "time_ratio"),
     checks=(at_least("pseudo_likelihood_gain", 0.0), at_most("time_ratio", 0.7, quick_bound=1.0)),
-    args=_short_run(epochs=5), requires=_mnist_requires))
+    args=_short_run(epochs=3), requires=_mnist_requires))
 register(Walkthrough(
     "dbn", "A deep belief net", "greedy RBM pretraining, fine-tuned on 1,000 labels",
     keys=("pretrained=pretrained_accuracy", "random_init=random_init_accuracy"),
@@ -296,7 +296,7 @@ register(Walkthrough(
     checks=(at_most("dense.test_mse", 0.013, quick_bound=0.032),
             at_most("conv.test_mse", 0.03, quick_bound=0.05),
             at_most("denoising.denoised_mse", 0.04, quick_bound=0.06)),
-    args=_short_run(conv_epochs=3), requires=_mnist_requires))
+    args=_short_run(conv_epochs=2), requires=_mnist_requires))
 register(Walkthrough(
     "gan", "A GAN draws digits", "dense GAN, samples scored by a CNN",
     keys=("confidence=mean_confidence", "classes=classes_covered", "epochs=epochs_run"),
