@@ -3,7 +3,7 @@
 Import it from a script in ``benchmarks/`` (``from common import ...``; the
 script's folder is on ``sys.path`` when it runs as ``python benchmarks/x.py``).
 
-Timing takes turns: every round runs each contender once, so a machine whose load
+Timing takes turns in blocks (see ``time_interleaved``), so a machine whose load
 changes during the run slows all of them alike and their ratio stays fair.
 """
 
@@ -109,28 +109,38 @@ def machine_lines(torch=None, sklearn=None, threads: int | None = None) -> list[
 
 
 def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2,
-                     number: int = 1) -> dict[str, list[float]]:
+                     number: int = 1, rounds: int = 3,
+                     pause: float = 0.3) -> dict[str, list[float]]:
     """Seconds per call of each function: ``repeats`` samples, each the mean of ``number``.
 
-    Each function is first called ``warmup`` times; then every round times each
-    function once, in turn. Garbage is collected between samples, not inside them;
-    the objects alive after warm-up are frozen (``gc.freeze``) so that collecting
-    stays cheap (a full collection with torch imported takes tens of ms).
+    The contenders take turns in ``rounds`` blocks: each block pauses ``pause``
+    seconds, warms up with ``warmup`` calls, then takes its share of the samples
+    back to back. Blocks rather than call-by-call turns, because each library's
+    idle worker threads (torch's OpenMP pool, OpenBLAS's) keep spinning for a
+    while after it returns and would be charged to the other (measured: an MLP
+    step at 2 threads read 6.3 ms when the turns were call by call, 2.0 ms on its
+    own); the pause lets them go to sleep. Garbage is collected between samples,
+    not inside them; the objects alive after the first warm-up are frozen
+    (``gc.freeze``) so that collecting stays cheap.
     """
     for fn in fns.values():
-        for _ in range(warmup):
-            fn()
+        fn()
     gc.collect()
     gc.freeze()
     samples: dict[str, list[float]] = {name: [] for name in fns}
+    per_block = [repeats // rounds + (r < repeats % rounds) for r in range(rounds)]
     try:
-        for _ in range(repeats):
+        for share in per_block:
             for name, fn in fns.items():
-                gc.collect()
-                start = time.perf_counter()
-                for _ in range(number):
+                time.sleep(pause)
+                for _ in range(warmup):
                     fn()
-                samples[name].append((time.perf_counter() - start) / number)
+                for _ in range(share):
+                    gc.collect()
+                    start = time.perf_counter()
+                    for _ in range(number):
+                        fn()
+                    samples[name].append((time.perf_counter() - start) / number)
     finally:
         gc.unfreeze()
     return samples
