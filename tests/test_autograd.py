@@ -1,7 +1,9 @@
 """The engine: accumulation, iterative backward, grad mode, memory, errors, gradcheck."""
 
+import gc
 import re
 import tracemalloc
+import weakref
 
 import numpy as np
 import pytest
@@ -117,7 +119,10 @@ def test_long_chain_can_be_freed_without_backward():
     y = x
     for _ in range(100_000):
         y = y + 1.0
+    tail = weakref.ref(y)
     del y  # deallocating a deep graph must not overflow the C stack
+    gc.collect()
+    assert tail() is None
 
 
 # ---------------------------------------------------------------- grad mode
