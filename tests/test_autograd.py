@@ -382,3 +382,15 @@ def test_gradcheck_names_input_element_and_both_values():
 def test_gradcheck_needs_an_input_that_requires_grad():
     with pytest.raises(ValueError, match="requires_grad"):
         cr.gradcheck(lambda x: x * 2, cr.tensor([1.0]))
+
+
+def test_the_graph_holds_nodes_not_intermediate_tensors():
+    x = cr.tensor(np.linspace(-1, 1, 5), requires_grad=True)
+    hidden = x * 2.0
+    alive = weakref.ref(hidden)
+    out = (hidden.tanh() + x).sum()
+    del hidden
+    gc.collect()
+    assert alive() is None  # freed although backward has not run yet
+    out.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (1 - np.tanh(2 * x.numpy()) ** 2) + 1)

@@ -7,6 +7,11 @@ upstream gradient times local derivative). ``Function.apply`` runs ``forward`` o
 the arrays behind its tensor arguments and, when a gradient will be needed,
 records itself as the node that made the result.
 
+The graph is made of nodes, not tensors: each Function holds its parents (the
+Function that made each input, or the input itself when it is a leaf) and only
+the arrays its backward needs. Intermediate tensors are therefore freed as soon
+as the user's code drops them, as in PyTorch.
+
 ``run_backward`` walks that graph once, from the output back to the leaves, in
 reverse topological order and without recursion, so chains of any length work.
 Once a node has passed its gradients on, its saved arrays are released.
@@ -15,6 +20,7 @@ Once a node has passed its gradients on, its saved arrays are released.
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -102,9 +108,13 @@ class Function:
     ``backward`` which inputs want a gradient.
     """
 
-    inputs: tuple | None = None  # the arguments of apply; None once released
+    parents: tuple | None = None  # per input: its Function, a leaf Tensor, or None; None
+    #                               once released
     saved: tuple = ()
     needs_input_grad: tuple = ()
+    output_shape: tuple = ()
+    output: weakref.ref | None = None  # the output tensor, while it lives (for viz)
+    retained: weakref.ref | None = None  # the output tensor that asked for retain_grad()
 
     def save_for_backward(self, *arrays) -> None:
         """Keep arrays that ``backward`` will need (released after backward)."""
@@ -129,6 +139,9 @@ class Function:
                 arrays.append(a)
                 needs.append(False)
         fn = cls()
+        track = _grad_enabled and True in needs
+        # known before forward, so an op can save only what its backward will use
+        fn.needs_input_grad = tuple(needs) if track else (False,) * len(needs)
         try:
             out = fn.forward(*arrays, **options)
         except ShapeError:
@@ -137,45 +150,43 @@ class Function:
             shapes = " and ".join(str(np.shape(a)) for a in arrays)
             raise ShapeError(f"{cls.__name__}: cannot combine operands of shapes {shapes}: "
                              f"{err}") from None
-        if _grad_enabled and True in needs:
-            fn.inputs = args
-            fn.needs_input_grad = tuple(needs)
-            return tensor._from_op(out, fn)
-        return tensor._from_op(out, None)
+        if not track:
+            return tensor._from_op(out, None)
+        fn.parents = tuple((a._ctx or a) if need else None for a, need in zip(args, needs))
+        t = tensor._from_op(out, fn)
+        fn.output_shape = t.data.shape
+        fn.output = weakref.ref(t)
+        return t
 
     def release(self) -> None:
-        """Drop the inputs and every saved array (after backward has used them)."""
+        """Drop the parents and every saved array (after backward has used them)."""
         vars(self).clear()
 
 
 # ---------------------------------------------------------------- backward pass
 
 
-def topological_order(root) -> list:
-    """Non-leaf tensors of the graph behind ``root``, each after all of its inputs."""
-    if root._ctx is None:
-        return []
+def topological_order(root: Function) -> list[Function]:
+    """The nodes of the graph behind ``root``, each after all of its parents."""
     order, seen = [], set()
-    stack = [(root, False)]  # (tensor, its inputs already pushed?)
+    stack = [(root, False)]  # (node, its parents already pushed?)
     while stack:
-        node, expanded = stack.pop()
+        fn, expanded = stack.pop()
         if expanded:
-            order.append(node)
+            order.append(fn)
             continue
-        if id(node) in seen:
+        if id(fn) in seen:
             continue
-        seen.add(id(node))
-        stack.append((node, True))
-        fn = node._ctx
-        if fn.inputs is None:
+        seen.add(id(fn))
+        if fn.parents is None:
             raise RuntimeError(
                 "Trying to backward through the graph a second time: its saved arrays were "
                 "released after the first backward. Call backward(retain_graph=True) the "
                 "first time if you need to.")
-        # needs_input_grad is True exactly for the Tensor inputs that require grad
-        for inp, needs in zip(fn.inputs, fn.needs_input_grad):
-            if needs and inp._ctx is not None and id(inp) not in seen:
-                stack.append((inp, False))
+        stack.append((fn, True))
+        for parent in fn.parents:
+            if isinstance(parent, Function) and id(parent) not in seen:
+                stack.append((parent, False))
     return order
 
 
@@ -183,38 +194,39 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False,
                  trace: list | None = None) -> None:
     """Backpropagate ``grad`` (d loss / d root) to every leaf that requires grad.
 
-    Gradients reaching a tensor along several paths are summed. ``trace``, when
-    given, receives ``(node, input, upstream, contribution)`` for each edge, in
+    Gradients reaching a node along several paths are summed. ``trace``, when
+    given, receives ``(node, parent, upstream, contribution)`` for each edge, in
     the order the gradients were formed (used by ``viz.explain``).
     """
     if root._ctx is None:
         root._accumulate_grad(grad)
         return
-    pending = {id(root): grad}  # gradients waiting for their tensor's turn
-    owned = set()  # tensors whose pending sum this loop allocated: safe to add into in place
-    for node in reversed(topological_order(root)):
-        upstream = pending.pop(id(node), None)
+    pending = {id(root._ctx): grad}  # gradients waiting for their node's turn
+    owned = set()  # nodes whose pending sum this loop allocated: safe to add into in place
+    for fn in reversed(topological_order(root._ctx)):
+        upstream = pending.pop(id(fn), None)
         if upstream is None:
             continue
-        owned.discard(id(node))
-        if node._retains_grad:
-            node._accumulate_grad(upstream)
-        fn = node._ctx
+        owned.discard(id(fn))
+        if fn.retained is not None and (kept := fn.retained()) is not None:
+            kept._accumulate_grad(upstream)
         grads = fn.backward(upstream)
         if type(grads) is not tuple:
             grads = (grads,)
-        for inp, g, needs in zip(fn.inputs, grads, fn.needs_input_grad):
+        for parent, g, needs in zip(fn.parents, grads, fn.needs_input_grad):
             if not needs or g is None:
                 continue
-            if g.shape != inp.data.shape:
+            node = isinstance(parent, Function)
+            expected = parent.output_shape if node else parent.data.shape
+            if g.shape != expected:
                 raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape "
-                                   f"{g.shape} for an input of shape {inp.data.shape}")
+                                   f"{g.shape} for an input of shape {expected}")
             if trace is not None:
-                trace.append((node, inp, upstream, g))
-            if inp._ctx is None:
-                inp._accumulate_grad(g)
+                trace.append((fn, parent, upstream, g))
+            if not node:
+                parent._accumulate_grad(g)
                 continue
-            key = id(inp)
+            key = id(parent)
             previous = pending.get(key)
             if previous is None:
                 pending[key] = g  # may be shared (e.g. Add passes upstream on): never mutated

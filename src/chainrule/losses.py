@@ -52,11 +52,14 @@ def _logits_of(y_pred: Tensor, op: type) -> Tensor | None:
     """The input of the sigmoid/softmax that produced ``y_pred``, if it did (Keras'
     ``_keras_logits``); softmax counts only over the last axis."""
     ctx = y_pred._ctx
-    if not isinstance(ctx, op) or ctx.inputs is None:
+    if not isinstance(ctx, op) or ctx.parents is None:
         return None
     if op is Softmax and getattr(ctx, "axis", None) not in (-1, y_pred.ndim - 1):
         return None
-    return as_tensor(ctx.inputs[0])
+    parent = ctx.parents[0]
+    if isinstance(parent, Tensor):
+        return parent  # the activation was applied to a leaf
+    return Tensor._from_op(ctx.logits, parent)  # a tensor for the logits, in the same graph
 
 
 # ---------------------------------------------------------------- base

@@ -8,6 +8,7 @@ where NumPy and PyTorch disagree, methods follow NumPy (see DESIGN §2).
 from __future__ import annotations
 
 import numbers
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -51,7 +52,7 @@ class Tensor:
     None) and ``_ctx`` the Function that produced it (None for leaves).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "name",
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name",
                  "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__
@@ -66,7 +67,6 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._ctx = None
-        self._retains_grad = False
         self.name = name
 
     @classmethod
@@ -81,7 +81,6 @@ class Tensor:
         t.grad = None
         t.requires_grad = ctx is not None
         t._ctx = ctx
-        t._retains_grad = False
         t.name = None
         return t
 
@@ -182,7 +181,8 @@ class Tensor:
 
     def retain_grad(self) -> Tensor:
         """Keep this (non-leaf) tensor's gradient in ``.grad`` after backward."""
-        self._retains_grad = True
+        if self._ctx is not None:
+            self._ctx.retained = weakref.ref(self)
         return self
 
     def detach(self) -> Tensor:

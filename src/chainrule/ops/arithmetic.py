@@ -39,13 +39,16 @@ class Mul(Function):
     """z = x * y;  dz/dx = y,  dz/dy = x."""
 
     def forward(self, x, y):
-        self.save_for_backward(x, y)
+        needs_x, needs_y = self.needs_input_grad or (True, True)
+        self.shapes = np.shape(x), np.shape(y)
+        self.save_for_backward(y if needs_x else None, x if needs_y else None)
         return x * y
 
     def backward(self, grad):
-        x, y = self.saved
-        gx = unbroadcast(grad * y, np.shape(x)) if self.needs_input_grad[0] else None
-        gy = unbroadcast(grad * x, np.shape(y)) if self.needs_input_grad[1] else None
+        y, x = self.saved
+        sx, sy = self.shapes
+        gx = unbroadcast(grad * y, sx) if self.needs_input_grad[0] else None
+        gy = unbroadcast(grad * x, sy) if self.needs_input_grad[1] else None
         return gx, gy
 
 
@@ -54,13 +57,16 @@ class Div(Function):
 
     def forward(self, x, y):
         z = x / y
-        self.save_for_backward(x, y, z)
+        self.shapes = np.shape(x), np.shape(y)
+        self.save_for_backward(y, z if len(self.needs_input_grad) < 2
+                               or self.needs_input_grad[1] else None)
         return z
 
     def backward(self, grad):
-        x, y, z = self.saved
-        gx = unbroadcast(grad / y, np.shape(x)) if self.needs_input_grad[0] else None
-        gy = unbroadcast(-grad * z / y, np.shape(y)) if self.needs_input_grad[1] else None
+        y, z = self.saved
+        sx, sy = self.shapes
+        gx = unbroadcast(grad / y, sx) if self.needs_input_grad[0] else None
+        gy = unbroadcast(-grad * z / y, sy) if self.needs_input_grad[1] else None
         return gx, gy
 
 

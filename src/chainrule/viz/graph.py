@@ -9,42 +9,50 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import run_backward
+from ..autograd import Function, run_backward
 from ..tensor import Tensor
 
 
-def _graph(root: Tensor) -> list[Tensor]:
-    """Every tensor behind ``root`` (leaves included), inputs before outputs."""
-    order, seen, stack = [], set(), [(root, False)]
+def _graph(root: Tensor) -> list:
+    """Every node behind ``root`` (Functions and leaf tensors), parents first."""
+    order, seen, stack = [], set(), [(root._ctx or root, False)]
     while stack:
-        node, expanded = stack.pop()
+        item, expanded = stack.pop()
         if expanded:
-            order.append(node)
+            order.append(item)
             continue
-        if id(node) in seen:
+        if id(item) in seen:
             continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for inp in _inputs(node):
-            stack.append((inp, False))
+        seen.add(id(item))
+        stack.append((item, True))
+        for parent in _parents(item):
+            stack.append((parent, False))
     return order
 
 
-def _inputs(node: Tensor) -> list[Tensor]:
-    if node._ctx is None or node._ctx.inputs is None:
+def _parents(item) -> list:
+    if not isinstance(item, Function) or item.parents is None:
         return []
-    return [t for t in node._ctx.inputs if isinstance(t, Tensor)]
+    return [p for p in item.parents if p is not None]
 
 
-def _label_all(nodes: list[Tensor]) -> dict[int, str]:
+def _tensor_of(item) -> Tensor | None:
+    """The tensor an item stands for: a leaf itself, or a node's output while it lives."""
+    if isinstance(item, Tensor):
+        return item
+    return item.output() if item.output is not None else None
+
+
+def _label_all(items: list) -> dict[int, str]:
     labels, counts = {}, {}
-    for t in nodes:
-        if t.name:
-            labels[id(t)] = t.name
+    for item in items:
+        t = _tensor_of(item)
+        if t is not None and t.name:
+            labels[id(item)] = t.name
             continue
-        stem = type(t._ctx).__name__.lower() if t._ctx is not None else "t"
+        stem = type(item).__name__.lower() if isinstance(item, Function) else "t"
         counts[stem] = counts.get(stem, 0) + 1
-        labels[id(t)] = f"{stem}{counts[stem]}"
+        labels[id(item)] = f"{stem}{counts[stem]}"
     return labels
 
 
@@ -60,26 +68,28 @@ def explain(root: Tensor, print_fn=print) -> list[str]:
 
     Each line reads ``∂root/∂input = ∂root/∂node · ∂node/∂input = upstream × local =
     result``; a tensor reached along several paths gets one ``+=`` line per path.
-    Gradients are kept on every node (``.grad``) and the graph is retained, so
-    ``to_dot(root)`` can draw the values and gradients afterwards.
+    Gradients are kept on every tensor still alive (``.grad``) and the graph is
+    retained, so ``to_dot(root)`` can draw the values and gradients afterwards.
     """
-    nodes = _graph(root)
-    labels = _label_all(nodes)
-    for t in nodes:
-        if t._ctx is not None:
-            t.retain_grad()
-        t.grad = None
+    items = _graph(root)
+    labels = _label_all(items)
+    for item in items:
+        t = _tensor_of(item)
+        if t is not None:
+            t.grad = None
+            if isinstance(item, Function):
+                t.retain_grad()
     trace: list = []
-    top = labels[id(root)]
+    top = labels[id(items[-1])]
     run_backward(root, np.ones_like(root.data), retain_graph=True, trace=trace)
     lines = [f"∂{top}/∂{top} = 1"]
     reached: set[int] = set()
-    for node, inp, upstream, contribution in trace:
-        n, i = labels[id(node)], labels[id(inp)]
-        op = type(node._ctx).__name__
-        formula = (type(node._ctx).__doc__ or "").split("\n")[0].strip()
-        sign = "+=" if id(inp) in reached else "="
-        reached.add(id(inp))
+    for node, parent, upstream, contribution in trace:
+        n, i = labels[id(node)], labels[id(parent)]
+        op = type(node).__name__
+        formula = (type(node).__doc__ or "").split("\n")[0].strip()
+        sign = "+=" if id(parent) in reached else "="
+        reached.add(id(parent))
         local = _local(upstream, contribution)
         lines.append(f"∂{top}/∂{i} {sign} ∂{top}/∂{n} · ∂{n}/∂{i} = {_fmt(upstream)} × "
                      f"{local} = {_fmt(contribution)}    [{op}: {formula}]")
@@ -97,20 +107,25 @@ def _local(upstream, contribution) -> str:
 
 
 def to_dot(root: Tensor) -> str:
-    """Graphviz DOT text: a box per tensor (name | value | grad), an oval per op."""
-    nodes = _graph(root)
-    labels = _label_all(nodes)
+    """Graphviz DOT text: a box per tensor (name | value | grad), an oval per op.
+
+    A node whose output tensor is no longer alive is drawn with its op and shape.
+    """
+    items = _graph(root)
+    labels = _label_all(items)
     out = ["digraph chainrule {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
-    for t in nodes:
-        tid = f"t{id(t)}"
-        grad = _fmt(t.grad.data) if t.grad is not None else "—"
-        out.append(f'  {tid} [shape=record, label="{{ {labels[id(t)]} | data {_fmt(t.data)} '
+    for item in items:
+        tid = f"t{id(item)}"
+        t = _tensor_of(item)
+        data = _fmt(t.data) if t is not None else f"array{item.output_shape}"
+        grad = _fmt(t.grad.data) if t is not None and t.grad is not None else "—"
+        out.append(f'  {tid} [shape=record, label="{{ {labels[id(item)]} | data {data} '
                    f'| grad {grad} }}"];')
-        if t._ctx is not None:
-            oid = f"op{id(t)}"
-            out.append(f'  {oid} [shape=ellipse, label="{type(t._ctx).__name__}"];')
+        if isinstance(item, Function):
+            oid = f"op{id(item)}"
+            out.append(f'  {oid} [shape=ellipse, label="{type(item).__name__}"];')
             out.append(f"  {oid} -> {tid};")
-            for inp in _inputs(t):
-                out.append(f"  t{id(inp)} -> {oid};")
+            for parent in _parents(item):
+                out.append(f"  t{id(parent)} -> {oid};")
     out.append("}")
     return "\n".join(out) + "\n"
