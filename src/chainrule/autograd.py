@@ -130,14 +130,18 @@ class Function:
     def apply(cls, *args, **options):
         """Run the op on tensors (or arrays/scalars) and return a Tensor."""
         tensor = _tensor_type
-        arrays, needs = [], []
-        for a in args:  # one pass: the arrays for forward, and which inputs want a gradient
+        arrays, needs, parents = [], [], []
+        for a in args:  # one pass: arrays for forward, who wants a gradient, where it goes
             if isinstance(a, tensor):
                 arrays.append(a.data)
-                needs.append(a.requires_grad)
+                if a.requires_grad:
+                    needs.append(True)
+                    parents.append(a._ctx or a)  # the node that made it, or the leaf
+                    continue
             else:
                 arrays.append(a)
-                needs.append(False)
+            needs.append(False)
+            parents.append(None)
         fn = cls()
         track = _grad_enabled and True in needs
         # known before forward, so an op can save only what its backward will use
@@ -152,7 +156,7 @@ class Function:
                              f"{err}") from None
         if not track:
             return tensor._from_op(out, None)
-        fn.parents = tuple((a._ctx or a) if need else None for a, need in zip(args, needs))
+        fn.parents = tuple(parents)
         t = tensor._from_op(out, fn)
         fn.output_shape = t.data.shape
         fn.output = weakref.ref(t)
