@@ -1,12 +1,12 @@
 """Autoencoder: fit(X) trains on X itself, encode/decode, denoising, conv variant."""
 
-import importlib.util
 import pathlib
 
 import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule.demo.runner import load_example as _load_example
 from chainrule.layers import Dense, GaussianNoise
 from chainrule.models import Sequential
 from chainrule.unsupervised import Autoencoder
@@ -93,11 +93,8 @@ def test_autoencoder_checks_its_arguments():
 
 
 def load_example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}",
-                                                  ROOT / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """examples/<name>.py, imported by the demo's loader (one home for it)."""
+    return _load_example(f"{name}.py")
 
 
 def test_example_quick(tmp_path):

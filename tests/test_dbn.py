@@ -1,13 +1,13 @@
 """DBN: greedy layer-wise pretraining, exact weight transfer to a Sequential,
 fine-tuning with few labels, save/load."""
 
-import importlib.util
 import pathlib
 
 import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule.demo.runner import load_example as _load_example
 from chainrule.io import ModelFormatError
 from chainrule.layers import Dense
 from chainrule.models import Sequential
@@ -91,11 +91,8 @@ def test_save_load_round_trip(tmp_path):
 
 
 def load_example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}",
-                                                  ROOT / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """examples/<name>.py, imported by the demo's loader (one home for it)."""
+    return _load_example(f"{name}.py")
 
 
 def test_example_quick_pretraining_helps(tmp_path):

@@ -1,7 +1,6 @@
 """GAN: alternating updates, a frozen discriminator in the generator step, finite
 losses per epoch, generate's shape and range."""
 
-import importlib.util
 import pathlib
 
 import numpy as np
@@ -9,6 +8,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.callbacks import History
+from chainrule.demo.runner import load_example as _load_example
 from chainrule.generative import GAN
 from chainrule.layers import Dense
 from chainrule.models import Sequential
@@ -148,11 +148,8 @@ def test_errors_name_the_problem():
 
 
 def load_example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}",
-                                                  ROOT / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """examples/<name>.py, imported by the demo's loader (one home for it)."""
+    return _load_example(f"{name}.py")
 
 
 def test_example_quick(tmp_path):

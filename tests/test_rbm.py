@@ -1,7 +1,6 @@
 """RBM: free energy, the CD-1 / PCD-1 updates against direct NumPy formulas,
 learning on real digits, pseudo-likelihood as scikit-learn defines it, save/load."""
 
-import importlib.util
 import itertools
 import pathlib
 
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule.demo.runner import load_example as _load_example
 from chainrule.io import ModelFormatError
 from chainrule.unsupervised import RBM
 
@@ -186,11 +186,8 @@ def test_save_load_round_trip_and_bad_files(tmp_path):
 
 
 def load_example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", ROOT / "examples" /
-                                                  f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """examples/<name>.py, imported by the demo's loader (one home for it)."""
+    return _load_example(f"{name}.py")
 
 
 def test_example_quick_beats_sklearn(tmp_path):

@@ -41,14 +41,14 @@ class Metric:
             self.name = name
         self.reset()
 
-    def reset(self) -> None:
-        raise NotImplementedError
+    def reset(self) -> None:  # abstract
+        raise NotImplementedError(f"{type(self).__name__} must define reset()")
 
-    def update(self, y_true, y_pred) -> None:
-        raise NotImplementedError
+    def update(self, y_true, y_pred) -> None:  # abstract
+        raise NotImplementedError(f"{type(self).__name__} must define update()")
 
-    def result(self) -> float:
-        raise NotImplementedError
+    def result(self) -> float:  # abstract
+        raise NotImplementedError(f"{type(self).__name__} must define result()")
 
     # Keras spellings
     def update_state(self, y_true, y_pred) -> None:
