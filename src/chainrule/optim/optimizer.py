@@ -283,26 +283,27 @@ class _Layout:
                 and tuple(optimizer._buffers()) == self.buffer_names)
 
     def step(self, rule: Callable[[np.ndarray, np.ndarray, dict], None]) -> None:
-        """Advance every step count and run ``rule`` on every block."""
+        """Advance each parameter's step count and run ``rule`` on every block."""
         grads = [p.grad.data for p in self.params]
         for a, g in zip(self.arrays, grads):
             if g.shape != a.shape:
                 _checked_grad(self.optimizer, a, g)
-        for state in self.states:
-            state["step"] += 1
         if self.packed:
             self._step_packed(rule, grads)
             return
         elementwise = self.optimizer.elementwise
         for a, g, state in zip(self.arrays, grads, self.states):
+            state["step"] += 1
             for b in _blocks(a, elementwise):
                 rule(a[b], g[b], _block_of(state, b))
 
     def _step_packed(self, rule: Callable, grads: list[np.ndarray]) -> None:
         """Gather values and gradients, run ``rule`` on the flat blocks, scatter back."""
-        for a, g, value, grad in zip(self.arrays, grads, self.values, self.grads):
+        for a, g, value, grad, state in zip(self.arrays, grads, self.values, self.grads,
+                                            self.states):
             value[...] = a
             grad[...] = g
+            state["step"] += 1
         step = self.states[0]["step"]
         for value, grad, state in self.blocks:
             state["step"] = step
@@ -318,7 +319,7 @@ def _blocks(a: np.ndarray, elementwise: bool) -> list:
     """Indices that cut ``a`` into blocks of whole rows of about BLOCK_SIZE elements."""
     if not elementwise or a.ndim == 0 or a.size <= BLOCK_SIZE:
         return [...]
-    rows = max(1, BLOCK_SIZE * len(a) // a.size)
+    rows = max(1, BLOCK_SIZE // (a.size // len(a)))
     return [slice(start, start + rows) for start in range(0, len(a), rows)]
 
 
