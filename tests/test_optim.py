@@ -14,6 +14,7 @@ import chainrule as cr
 from chainrule import optim
 from chainrule.layers import Dense
 from chainrule.module import Module, Parameter
+from chainrule.optim.optimizer import BLOCK_SIZE, PACK_SIZE
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(16, 3))
@@ -115,23 +116,21 @@ def test_frozen_or_gradless_parameters_are_untouched_even_with_weight_decay(cls)
     assert len(opt.state) == 1
 
 
-def test_small_models_keep_each_buffer_kind_in_one_flat_array():
-    """The private speed-up: per-parameter state arrays are views into one flat array per
-    buffer kind (so the rule runs once for the whole model); a large model's are its own."""
-    small = [Parameter(np.ones((2, 3), np.float32)), Parameter(np.ones(3, np.float32))]
-    opt = optim.Adam(small, lr=0.1)
-    for p in small:
+def test_small_parameters_keep_each_buffer_kind_in_one_flat_array():
+    """The private speed-up: the state arrays of parameters up to PACK_SIZE elements are
+    views into one flat array per buffer kind (so the rule runs once for all of them); a
+    larger parameter's are its own."""
+    shapes = [(2, 3), (3,), (PACK_SIZE + 1,)]
+    params = [Parameter(np.ones(shape, np.float32)) for shape in shapes]
+    opt = optim.Adam(params, lr=0.1)
+    for p in params:
         p.grad = cr.tensor(np.ones(p.shape, np.float32))
     opt.step()
-    first, second = (opt.state[id(p)][1] for p in small)
-    assert first["exp_avg"].shape == (2, 3) and second["exp_avg"].shape == (3,)
-    assert first["exp_avg"].base is not None and first["exp_avg"].base is second["exp_avg"].base
-    big = [Parameter(np.zeros(optim.SGD.flat_max_size + 1, np.float32))]
-    big[0].grad = cr.tensor(np.ones(big[0].shape, np.float32))
-    sgd = optim.SGD(big, lr=0.1, momentum=0.9)
-    sgd.step()
-    assert sgd.state[id(big[0])][1]["momentum_buffer"].base is None
-    assert np.allclose(big[0].data, -0.1)
+    first, second, large = (opt.state[id(p)][1]["exp_avg"] for p in params)
+    assert first.shape == (2, 3) and second.shape == (3,)
+    assert first.base is not None and first.base is second.base
+    assert large.base is None
+    assert all(np.allclose(p.data, 0.9) for p in params)
 
 
 def test_mixed_dtypes_and_a_parameter_listed_twice():
@@ -537,11 +536,11 @@ def test_each_parameter_counts_its_own_steps():
 
 @pytest.mark.parametrize("cls,reference,kwargs", REFERENCE_CASES)
 def test_large_parameters_follow_the_same_rule(cls, reference, kwargs):
-    """A model above ``flat_max_size`` elements is not packed; its large parameter is
-    handed to the rule in blocks of rows (here three, the last one shorter)."""
+    """A parameter above BLOCK_SIZE elements is handed to the rule in blocks of rows
+    (here three, the last one shorter), next to two small ones packed together."""
     rng = np.random.default_rng(5)
-    p0 = [rng.normal(size=(700, 100)), rng.normal(size=(3,))]
-    assert p0[0].size > optim.Optimizer.flat_max_size
+    p0 = [rng.normal(size=(700, 100)), rng.normal(size=(3,)), rng.normal(size=(4, 2))]
+    assert BLOCK_SIZE < p0[0].size < 3 * BLOCK_SIZE
     grads = [[scale * rng.normal(size=p.shape) for scale in SCALES[:3]] for p in p0]
     ours = run_with_grads(cls, kwargs, p0, grads)
     for p, start, g in zip(ours, p0, grads):

@@ -10,10 +10,13 @@ from .optimizer import Optimizer
 class Adam(Optimizer):
     """PyTorch's rule (Kingma & Ba), per parameter p with gradient g at step t:
 
-    g = g + weight_decay p (L2);  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g**2
-    (with ``amsgrad`` v_max = max(v_max, v) stands for v below);
-    m_hat = m / (1 - b1**t);  v_hat = v / (1 - b2**t);  p = p - lr m_hat / (sqrt(v_hat) + eps).
+    g = g + weight_decay p (L2; AdamW instead p = p - lr weight_decay p);
+    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g**2  (with ``amsgrad`` the running
+    maximum of v stands for v below);  m_hat = m / (1 - b1**t);  v_hat = v / (1 - b2**t);
+    p = p - lr m_hat / (sqrt(v_hat) + eps).
     """
+
+    decoupled_weight_decay = False  # True in AdamW
 
     def __init__(self, params=None, lr: float = 0.001, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
@@ -31,14 +34,12 @@ class Adam(Optimizer):
         return dict.fromkeys(names, 0.0)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict) -> None:
-        if self.weight_decay:
-            g = g + self.weight_decay * p
-        self._adam_step(p, g, state)
-
-    def _adam_step(self, p: np.ndarray, g: np.ndarray, state: dict) -> None:
-        """The moments and the step, shared by Adam and AdamW."""
         beta1, beta2 = self.betas
         t = state["step"]
+        if self.weight_decay and self.decoupled_weight_decay:
+            p *= 1 - self.lr * self.weight_decay
+        elif self.weight_decay:
+            g = g + self.weight_decay * p
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m *= beta1
         m += (1 - beta1) * g
@@ -46,21 +47,19 @@ class Adam(Optimizer):
         v += (1 - beta2) * np.square(g)
         if self.amsgrad:
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        m_hat = m / (1 - beta1**t)
         v_hat = v / (1 - beta2**t)
-        p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        # p = p - lr m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - beta1**t) folded
+        # into the scalar step size (one pass fewer over the arrays)
+        p -= self.lr / (1 - beta1**t) * m / (np.sqrt(v_hat) + self.eps)
 
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter; PyTorch's rule): first
     p = p - lr weight_decay p, then the Adam step on the gradient as it is."""
 
+    decoupled_weight_decay = True
+
     def __init__(self, params=None, lr: float = 0.001, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.01, amsgrad: bool = False,
                  learning_rate: float | None = None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, learning_rate)
-
-    def _update(self, p: np.ndarray, g: np.ndarray, state: dict) -> None:
-        if self.weight_decay:
-            p *= 1 - self.lr * self.weight_decay
-        self._adam_step(p, g, state)
