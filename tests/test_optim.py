@@ -1,7 +1,9 @@
 """Optimizers, schedules and gradient clipping against torch.optim, number for number.
 
 Each optimizer runs 25 steps on the same tiny linear regression (fixed data, same
-start, float64) in chainrule and in torch; the parameters must agree to 1e-6.
+start, float64) in chainrule and in torch; the parameters must agree to 1e-6. Then what
+torch cannot check: frozen parameters, packing, state_dict, construction errors. The
+update rules against NumPy references, without torch: ``test_optim_rules.py``.
 """
 
 import json
@@ -14,6 +16,7 @@ import chainrule as cr
 from chainrule import optim
 from chainrule.layers import Dense
 from chainrule.module import Module, Parameter
+from chainrule.optim.optimizer import PACK_SIZE
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(16, 3))
@@ -78,22 +81,10 @@ OPTIMIZERS = [
 ]
 
 
-def on_path(opt, flat: bool):
-    """Force the flat (multi-tensor) or the per-parameter update path."""
-    opt.flat_max_size = 10**9 if flat else 0
-    return opt
-
-
-PATHS = pytest.mark.parametrize("flat", [True, False], ids=["flat", "per_param"])
-
-
-@PATHS
 @pytest.mark.parametrize("cls,torch_name,kwargs", OPTIMIZERS)
-def test_optimizer_matches_torch_over_25_steps(cls, torch_name, kwargs, flat, torch):
+def test_optimizer_matches_torch_over_25_steps(cls, torch_name, kwargs, torch):
     params = cr_params()
-    opt = on_path(cls(params, **kwargs), flat)
-    ours = cr_train(opt, params, 25)
-    assert opt._layout.flat == flat
+    ours = cr_train(cls(params, **kwargs), params, 25)
     tparams = torch_params()
     theirs = torch_train(getattr(torch.optim, torch_name)(tparams, **kwargs), tparams, 25)
     for a, b in zip(ours, theirs):
@@ -127,70 +118,47 @@ def test_frozen_or_gradless_parameters_are_untouched_even_with_weight_decay(cls)
     assert len(opt.state) == 1
 
 
-def run_schedule(opt, params, schedule):
-    """Steps where each entry lists which parameters get a gradient; -i freezes i first."""
-    rng = np.random.default_rng(3)
-    for active in schedule:
-        for p in params:
-            p.grad = None
-        for i in active:
-            if i < 0:  # frozen, with a stale gradient that must not be used
-                params[-i].requires_grad = False
-                params[-i].grad = cr.tensor(np.ones(params[-i].shape))
-            else:
-                params[i].requires_grad = True
-                params[i].grad = cr.tensor(rng.normal(size=params[i].shape))
-        opt.step()
-    return [p.data.copy() for p in params]
-
-
-# all, one without a gradient, one frozen (with a stale grad), one joins late: the step
-# counts then differ between parameters, so the flat path updates in several runs
-SCHEDULE = [[0, 1], [0, 1], [0], [0, 1, 2], [-1, 0, 2], [0, 1, 2], [2, 1, 0], [1]]
-
-
-@pytest.mark.parametrize("cls,torch_name,kwargs", OPTIMIZERS)
-def test_flat_and_per_parameter_paths_agree_bit_for_bit(cls, torch_name, kwargs):
-    results, states = [], []
-    for flat in (True, False):
-        params = [Parameter(W0.copy()), Parameter(B0.copy()), Parameter(W0.T.copy())]
-        opt = on_path(cls(params, **kwargs), flat)
-        results.append(run_schedule(opt, params, SCHEDULE))
-        states.append(opt.state_dict())
-    for a, b in zip(*results):
-        assert np.array_equal(a, b)
-    assert states[0]["scalars"] == states[1]["scalars"]
-    assert states[0]["scalars"]["0.step"] == 7 and states[0]["scalars"]["2.step"] == 4
-    assert states[0]["arrays"].keys() == states[1]["arrays"].keys()
-    for key, value in states[0]["arrays"].items():
-        assert np.array_equal(value, states[1]["arrays"][key]), key
-
-
-def test_flat_path_choice_and_edge_cases():
-    small = [Parameter(np.ones((2, 3), np.float32)), Parameter(np.ones(3, np.float32))]
-    opt = optim.Adam(small, lr=0.1)
-    for p in small:
+def test_small_parameters_keep_each_buffer_kind_in_one_flat_array():
+    """The private speed-up: the state arrays of parameters up to PACK_SIZE elements are
+    views into one flat array per buffer kind (so the rule runs once for all of them); a
+    larger parameter's are its own."""
+    shapes = [(2, 3), (3,), (PACK_SIZE + 1,)]
+    params = [Parameter(np.ones(shape, np.float32)) for shape in shapes]
+    opt = optim.Adam(params, lr=0.1)
+    for p in params:
         p.grad = cr.tensor(np.ones(p.shape, np.float32))
     opt.step()
-    assert opt._layout.flat  # small models take the flat path by default
-    assert opt.state[id(small[0])][1]["exp_avg"].base is opt._layout.buffers["exp_avg"]
-    big = [Parameter(np.zeros(optim.SGD.flat_max_size + 1, np.float32))]
-    big[0].grad = cr.tensor(np.ones(big[0].shape, np.float32))
-    sgd = optim.SGD(big, lr=0.1, momentum=0.9)
-    sgd.step()
-    assert not sgd._layout.flat and np.allclose(big[0].data, -0.1)
+    first, second, large = (opt.state[id(p)][1]["exp_avg"] for p in params)
+    assert first.shape == (2, 3) and second.shape == (3,)
+    assert first.base is not None and first.base is second.base
+    assert large.base is None
+    assert all(np.allclose(p.data, 0.9) for p in params)
+
+
+def test_mixed_dtypes_and_a_parameter_listed_twice():
     mixed = [Parameter(np.ones(2, np.float32)), Parameter(np.ones(2))]  # two dtypes
     for p in mixed:
         p.grad = cr.tensor(np.ones(2, p.dtype))
     optim.SGD(mixed, lr=0.5).step()
     assert mixed[0].dtype == np.float32 and np.array_equal(mixed[1].data, [0.5, 0.5])
-    twice = Parameter(np.ones(2))  # listed twice: updated twice, as before
+    twice = Parameter(np.ones(2))  # listed twice: updated twice, as torch
     twice.grad = cr.tensor(np.ones(2))
     optim.SGD([twice, twice], lr=0.5).step()
     assert np.array_equal(twice.data, [0.0, 0.0])
 
 
-def test_flat_path_copies_read_only_weights_and_checks_grad_shapes():
+def test_hyperparameters_changed_between_steps_take_effect():
+    w = Parameter(np.ones(1))
+    opt = optim.SGD([w], lr=0.1)
+    for lr, weight_decay in [(0.1, 0.0), (0.5, 1.0)]:
+        opt.lr, opt.weight_decay = lr, weight_decay
+        w.grad = cr.tensor(np.ones(1))
+        opt.step()
+    # p = 1 - 0.1 * 1 = 0.9;  g = 1 + 1.0 * 0.9 = 1.9, p = 0.9 - 0.5 * 1.9 = -0.05
+    np.testing.assert_allclose(w.data, [-0.05], rtol=1e-12)
+
+
+def test_read_only_weights_are_copied_and_grad_shapes_checked():
     frozen_memory = np.ones(3)
     frozen_memory.flags.writeable = False  # e.g. a memory-mapped file
     w = Parameter(frozen_memory)
@@ -205,21 +173,6 @@ def test_flat_path_copies_read_only_weights_and_checks_grad_shapes():
     w.grad = cr.tensor(np.ones(4))
     with pytest.raises(ValueError, match=r"changed shape from \(3,\) to \(4,\)"):
         opt.step()
-
-
-@pytest.mark.parametrize("cls", [optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop,
-                                 optim.Adagrad])
-def test_hyperparameters_changed_between_steps_apply_on_both_paths(cls):
-    results = []
-    for flat in (True, False):
-        params = [Parameter(W0.copy()), Parameter(B0.copy())]
-        opt = on_path(cls(params, lr=0.1), flat)
-        for lr, weight_decay in [(0.1, 0.0), (0.05, 0.3), (0.2, 0.0)]:
-            opt.lr, opt.weight_decay = lr, weight_decay
-            run_schedule(opt, params, [[0, 1]])
-        results.append([p.data for p in params])
-    for a, b in zip(*results):
-        assert np.array_equal(a, b)
 
 
 def test_changing_a_hyperparameter_that_adds_a_buffer_rebuilds_the_layout():
@@ -309,11 +262,10 @@ def test_get_uses_keras_names_and_defaults():
 # ---------------------------------------------------------------- state_dict
 
 
-@PATHS
 @pytest.mark.parametrize("cls,torch_name,kwargs", OPTIMIZERS)
-def test_state_dict_round_trip_resumes_exactly(cls, torch_name, kwargs, flat):
+def test_state_dict_round_trip_resumes_exactly(cls, torch_name, kwargs):
     params_a = cr_params()
-    a = on_path(cls(params_a, **kwargs), flat)
+    a = cls(params_a, **kwargs)
     cr_train(a, params_a, 10)
     state = a.state_dict()
     json.dumps({k: v for k, v in state.items() if k != "arrays"})  # all but arrays JSON-able
@@ -321,7 +273,7 @@ def test_state_dict_round_trip_resumes_exactly(cls, torch_name, kwargs, flat):
     assert state["scalars"]["0.step"] == 10 and state["scalars"]["iterations"] == 10
 
     params_b = [Parameter(p.data.copy()) for p in params_a]
-    b = on_path(cls(params_b, lr=123.0), not flat)  # saved on one path, resumed on the other
+    b = cls(params_b, lr=123.0)
     b.load_state_dict(json.loads(json.dumps({k: v for k, v in state.items()
                                              if k != "arrays"})) | {"arrays": state["arrays"]})
     assert b.get_config() == a.get_config()

@@ -8,8 +8,11 @@ from .optimizer import Optimizer
 
 
 class Adagrad(Optimizer):
-    """PyTorch's rule: g = grad + weight_decay p;  s += g**2;
-    p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(s) + eps)."""
+    """PyTorch's rule, per parameter p with gradient g at step t:
+
+    g = g + weight_decay p;  lr_t = lr / (1 + (t - 1) lr_decay);  s = s + g**2;
+    p = p - lr_t g / (sqrt(s) + eps).
+    """
 
     def __init__(self, params=None, lr: float = 0.01, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
@@ -23,13 +26,10 @@ class Adagrad(Optimizer):
     def _buffers(self) -> dict[str, float]:
         return {"sum": self.initial_accumulator_value}
 
-    def _direction(self, g: np.ndarray, state: dict, step: int,
-                   out: np.ndarray) -> np.ndarray:
-        clr = self.lr / (1 + (step - 1) * self.lr_decay)
-        np.multiply(g, g, out=out)
-        state["sum"] += out
-        np.sqrt(state["sum"], out=out)
-        out += self.eps
-        np.divide(g, out, out=out)
-        out *= clr
-        return out
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict) -> None:
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        lr_t = self.lr / (1 + (state["step"] - 1) * self.lr_decay)
+        s = state["sum"]
+        s += np.square(g)
+        p -= lr_t * g / (np.sqrt(s) + self.eps)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .optimizer import Optimizer
 
 
 class Adam(Optimizer):
-    """PyTorch's rule: g = grad + weight_decay p (L2);  m = b1 m + (1 - b1) g;
-    v = b2 v + (1 - b2) g**2 (v = max of all v so far with ``amsgrad``);
-    p -= lr / (1 - b1**t) * m / (sqrt(v) / sqrt(1 - b2**t) + eps)."""
+    """PyTorch's rule (Kingma & Ba), per parameter p with gradient g at step t:
 
-    flat_max_size = 131_072  # more ufuncs per array than SGD: flat wins up to ~200k
+    g = g + weight_decay p (L2; AdamW instead p = p - lr weight_decay p);
+    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g**2  (with ``amsgrad`` the running
+    maximum of v stands for v below);  m_hat = m / (1 - b1**t);  v_hat = v / (1 - b2**t);
+    p = p - lr m_hat / (sqrt(v_hat) + eps).
+    """
+
+    decoupled_weight_decay = False  # True in AdamW
 
     def __init__(self, params=None, lr: float = 0.001, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
@@ -31,30 +33,29 @@ class Adam(Optimizer):
         names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")[:3 if self.amsgrad else 2]
         return dict.fromkeys(names, 0.0)
 
-    def _direction(self, g: np.ndarray, state: dict, step: int,
-                   out: np.ndarray) -> np.ndarray:
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict) -> None:
         beta1, beta2 = self.betas
+        t = state["step"]
+        if self.weight_decay and self.decoupled_weight_decay:
+            p *= 1 - self.lr * self.weight_decay
+        elif self.weight_decay:
+            g = g + self.weight_decay * p
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        np.subtract(g, m, out=out)  # m.lerp_(g, 1 - beta1), as torch
-        out *= 1 - beta1
-        m += out
-        np.multiply(g, g, out=out)
-        out *= 1 - beta2
+        m *= beta1
+        m += (1 - beta1) * g
         v *= beta2
-        v += out
+        v += (1 - beta2) * np.square(g)
         if self.amsgrad:
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        np.sqrt(v, out=out)
-        out /= math.sqrt(1 - beta2**step)
-        out += self.eps
-        np.divide(m, out, out=out)
-        out *= self.lr / (1 - beta1**step)
-        return out
+        v_hat = v / (1 - beta2**t)
+        # p = p - lr m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - beta1**t) folded
+        # into the scalar step size (one pass fewer over the arrays)
+        p -= self.lr / (1 - beta1**t) * m / (np.sqrt(v_hat) + self.eps)
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (PyTorch's rule): p *= 1 - lr weight_decay, then
-    the Adam step on the raw gradient."""
+    """Adam with decoupled weight decay (Loshchilov & Hutter; PyTorch's rule): first
+    p = p - lr weight_decay p, then the Adam step on the gradient as it is."""
 
     decoupled_weight_decay = True
 

@@ -1,40 +1,48 @@
 """``Optimizer``: the base class that walks the parameters and keeps per-parameter state.
 
-Subclasses name their per-parameter buffers (``_buffers``) and compute the step from a
-gradient (``_direction``, on raw arrays, in place on the buffers: the hot path of every
-training step, so it avoids temporaries). Parameters are re-read from the iterable on
-every ``step`` (a Module's ``parameters()`` is a live view, so weights of a layer built
-after the optimizer was made are trained too); their state lives in a dict keyed by
-``id(param)`` that also holds the parameter, so an id is never reused while its state
-exists. Small models are updated on flat buffers, all parameters at once (torch's
-"foreach" path, see ``_FlatLayout``), large ones one parameter at a time.
+An optimizer is one rule written per parameter, ``_update(p, g, state)``: it moves the
+array ``p`` in place given its gradient ``g`` and its ``state`` (``"step"``, the count t
+including this step, and the buffers named by ``_buffers``, arrays of p's shape that it
+updates in place). That is all a subclass writes, and ``state_dict`` shows the same
+per-parameter arrays.
+
+Underneath, one private speed-up (``_Layout``) decides which arrays the rule is handed,
+without the rule noticing: small parameters, their gradients and buffers are packed into
+one flat array per kind (the per-parameter state arrays are views into them), so the rule
+runs once per step for all of them instead of once per array, as torch's "foreach"
+kernels do; a large parameter is handed over in blocks of rows, so the rule's temporaries
+stay in cache.
+
+Parameters are re-read from the iterable on every ``step`` (a Module's ``parameters()``
+is a live view, so weights of a layer built after the optimizer was made are trained too);
+their state lives in a dict keyed by ``id(param)`` that also holds the parameter, so an id
+is never reused while its state exists.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
 from ..tensor import Tensor
 
-FLAT_MAX_SIZE = 65_536  # elements; see Optimizer.flat_max_size
+# What the rule is handed (see _Layout), measured on float32 SGD with momentum and Adam:
+PACK_SIZE = 4_096  # parameters up to this many elements are packed and updated together
+BLOCK_SIZE = 32_768  # larger ones are updated in blocks of rows of about this many
 
 
 class Optimizer:
     """Base class: ``step()``, ``zero_grad()``, ``attach(params)``, ``state_dict()``.
 
-    Subclasses name their buffers in ``_buffers`` and give the update direction in
-    ``_direction``; the base class applies weight decay and walks the parameters.
+    Subclasses name their per-parameter buffers and initial values in ``_buffers`` and
+    write their rule once, for one parameter, in ``_update``.
     """
 
-    weight_decay = 0.0
-    decoupled_weight_decay = False  # AdamW: p *= 1 - lr weight_decay instead of L2
-    # The flat (multi-tensor) path copies every gradient once per step: that pays for
-    # itself while per-array call overhead dominates. Measured (6 float32 arrays, 1
-    # thread): SGD with momentum breaks even near 70k elements in all.
-    flat_max_size = FLAT_MAX_SIZE
+    # _update treats every element on its own, so it may run on parameters packed together
+    # or cut into blocks; a rule with per-tensor norms (LARS, LAMB) must set this False.
+    elementwise = True
 
     def __init__(self, params=None, lr: float = 0.001, learning_rate: float | None = None,
                  **hyperparameters):
@@ -46,7 +54,7 @@ class Optimizer:
         self.state: dict[int, tuple[Tensor, dict]] = {}
         self.iterations = 0  # calls to step(), as Keras' optimizer.iterations
         self.params = None
-        self._layout: _FlatLayout | None = None
+        self._layout: _Layout | None = None
         self.attach(params)
 
     def _resolve_lr(self, lr: float, learning_rate: float | None) -> float:
@@ -67,6 +75,18 @@ class Optimizer:
                 raise ValueError(f"Invalid value for argument `{name}` of "
                                  f"`{type(self).__name__}`: expected a non-negative float; "
                                  f"received {name}={value}.")
+
+    # ------------------------------------------------------------ the rule
+
+    def _buffers(self) -> dict[str, float]:
+        """Name and initial value of each per-parameter buffer (none by default)."""
+        return {}
+
+    def _update(self, p: np.ndarray, g: np.ndarray,
+                state: dict) -> None:  # pragma: no cover - abstract
+        """Move ``p`` and advance the buffers in ``state``, both in place (they may be
+        views); never write ``g``."""
+        raise NotImplementedError(f"{type(self).__name__} must define _update")
 
     # ------------------------------------------------------------ parameters
 
@@ -93,101 +113,29 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> None:
-        """Update every parameter that requires grad and has one; others are untouched.
-
-        Small parameter sets take the multi-tensor path (one update on flat buffers,
-        see ``_FlatLayout``); large ones, or a layout the flat path cannot hold (mixed
-        dtypes, a parameter listed twice, a subclass with its own ``_update``), are
-        updated one parameter at a time. Both give the same numbers.
-        """
-        params = self._parameters()
+        """Apply ``_update`` to every parameter that requires grad and has one; the others
+        are untouched."""
         self.iterations += 1
-        active = [p for p in params if p.requires_grad and p.grad is not None]
-        layout = self._layout
-        if layout is None or layout.ids != tuple(map(id, active)) \
-                or layout.buffer_names != tuple(self._buffers()):
-            layout = self._layout = _FlatLayout(self, active)
-        if layout.flat:
-            self._step_flat(layout)
-            return
-        for p in active:
-            grad = self._checked_grad(p)
-            self._update(_writable_data(p), grad, self._state_of(p))
-
-    def _checked_grad(self, p: Tensor) -> np.ndarray:
-        grad = p.grad.data
-        if grad.shape != p.data.shape:
-            raise ValueError(f"{type(self).__name__}.step: a parameter of shape "
-                             f"{p.data.shape} has a gradient of shape {grad.shape}.")
-        return grad
-
-    def _step_flat(self, layout: _FlatLayout) -> None:
-        """Gather the grads, run the update once on the flat buffers, scatter it back."""
-        for p, g_view, state in zip(layout.params, layout.grads, layout.states):
-            g = p.grad.data
-            if g.shape != g_view.shape:  # the grad, or the parameter since the layout
-                self._checked_grad(p)
-                raise ValueError(f"{type(self).__name__}.step: a parameter changed shape "
-                                 f"from {g_view.shape} to {p.data.shape} after its "
-                                 f"optimizer state was made.")
-            g_view[...] = g
-            state["step"] += 1
-        g = layout.grad
-        if self.weight_decay and not self.decoupled_weight_decay:  # L2 reads p too
-            for p, p_view in zip(layout.params, layout.values_views):
-                p_view[...] = p.data
-            g = self._decayed(layout.values, g, out=layout.values)
-        for sl, state, buffers, delta in layout.runs:  # one run unless step counts differ
-            self._direction(g[sl], buffers, state["step"], delta)
-        factor = self._decoupled_factor()
-        for p, d in zip(layout.params, layout.deltas):
-            data = _writable_data(p)
-            if factor is not None:
-                data *= factor
-            data -= d
+        active = [p for p in self._parameters() if p.requires_grad and p.grad is not None]
+        if self._layout is None or not self._layout.holds(self, active):
+            self._layout = _Layout(self, active)
+        self._layout.step(self._update)
 
     def _state_of(self, p: Tensor) -> dict:
+        """p's state: made at step 0 on first use; a buffer missing (a hyperparameter
+        changed since) starts at its initial value."""
         entry = self.state.get(id(p))
         if entry is None or entry[0] is not p:
-            entry = self.state[id(p)] = (p, {"step": 0, **self._init_state(p.data)})
-        return entry[1]
-
-    def _buffers(self) -> dict[str, float]:
-        """Name and initial value of each per-parameter buffer (none by default)."""
-        return {}
-
-    def _init_state(self, p: np.ndarray) -> dict:
-        """The per-parameter buffers before the first step."""
-        return {name: np.full_like(p, fill) for name, fill in self._buffers().items()}
-
-    def _update(self, p: np.ndarray, g: np.ndarray, state: dict) -> None:
-        """One parameter's step, in place on ``p`` (the per-parameter path)."""
-        state["step"] += 1
-        g = self._decayed(p, g)
-        factor = self._decoupled_factor()
-        if factor is not None:
-            p *= factor
-        p -= self._direction(g, state, state["step"], np.empty_like(p))
-
-    def _direction(self, g: np.ndarray, state: dict, step: int,
-                   out: np.ndarray) -> np.ndarray:  # pragma: no cover
-        """Advance the buffers in ``state`` in place and return d (written into ``out``,
-        never aliasing ``g``, which it must not modify) for ``p -= d``."""
-        raise NotImplementedError(f"{type(self).__name__} must define _direction")
-
-    def _decayed(self, p: np.ndarray, g: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """g + weight_decay * p (L2 penalty), new or in ``out``; g itself when no L2 decay."""
-        if not self.weight_decay or self.decoupled_weight_decay:
-            return g
-        d = np.multiply(p, self.weight_decay, out=out)
-        d += g
-        return d
-
-    def _decoupled_factor(self) -> float | None:
-        """1 - lr weight_decay, applied to p before the step (AdamW); None when unused."""
-        if self.decoupled_weight_decay and self.weight_decay:
-            return 1 - self.lr * self.weight_decay
-        return None
+            entry = self.state[id(p)] = (p, {"step": 0})
+        state = entry[1]
+        for name, fill in self._buffers().items():
+            if name not in state:
+                state[name] = np.full_like(p.data, fill)
+            elif state[name].shape != p.data.shape:
+                raise ValueError(f"{type(self).__name__}.step: a parameter changed shape "
+                                 f"from {state[name].shape} to {p.data.shape} after its "
+                                 f"optimizer state was made.")
+        return state
 
     # ------------------------------------------------------------ saving
 
@@ -250,7 +198,7 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: the state of "
                                  f"parameter {i} lacks {missing}.")
         self.state = {id(params[i]): (params[i], buffers) for i, buffers in per_param.items()}
-        self._layout = None  # the flat buffers are rebuilt from the loaded state
+        self._layout = None  # packed buffers are rebuilt from the loaded state
         self.iterations = int(state.get("scalars", {}).get("iterations", 0))
 
     def _checked_array(self, key: str, value, p: Tensor) -> np.ndarray:
@@ -272,62 +220,122 @@ def _writable_data(p: Tensor) -> np.ndarray:
     return p.data
 
 
-class _FlatLayout:
-    """Where each trained parameter lives in an optimizer's flat buffers.
+class _Layout:
+    """What ``Optimizer.step`` hands the rule: small parameters packed, large ones in blocks.
 
-    One flat array per buffer kind (``exp_avg``, ``momentum_buffer``...) and one each
-    for the gathered gradients, the step ``d`` and the gathered parameters (read by L2
-    weight decay only). Each parameter's state dict holds views into the flat buffers, so the
-    per-parameter code, ``state_dict`` and ``load_state_dict`` see ordinary arrays of
-    the parameter's shape. Built for one list of parameters (those with a gradient
-    that require one, by id) and rebuilt by ``Optimizer.step`` when that list changes.
+    Per-array call overhead dominates small arrays and memory traffic large ones, so:
+    parameters of up to ``PACK_SIZE`` elements are packed into one flat array each for
+    values, gradients and every buffer kind (their state arrays become views into the
+    flat buffers, so they keep their values and ``state_dict`` sees arrays of each
+    parameter's shape), and the rule runs once for all of them, as torch's "foreach"
+    kernels do; the values are copied in before and back after. A larger parameter is
+    handed over in blocks of rows of about ``BLOCK_SIZE`` elements (views), so the rule's
+    temporaries stay in cache. Packing needs an elementwise rule and small parameters of
+    one dtype and step count, each listed once (their step counts then stay equal, since
+    they advance together); otherwise each parameter goes alone. A rule that is not
+    elementwise sees whole parameters. Built for one list of parameters (those that
+    require and have a gradient), rebuilt when the list, a parameter's array or the
+    buffer names change.
     """
 
     def __init__(self, optimizer: Optimizer, params: list[Tensor]):
-        self.ids = tuple(map(id, params))
+        self.optimizer = optimizer
         self.buffer_names = tuple(optimizer._buffers())
-        self.params = params
-        dtypes = {p.data.dtype for p in params}
-        total = sum(p.data.size for p in params)
-        self.flat = (len(dtypes) == 1 and len(set(self.ids)) == len(params)
-                     and 0 < total <= optimizer.flat_max_size
-                     and type(optimizer)._update is Optimizer._update)
-        if not self.flat:
-            return
-        dtype = dtypes.pop()
-        bounds = np.cumsum([0] + [p.data.size for p in params]).tolist()
-        slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-        shapes = [p.data.shape for p in params]
+        arrays = [_writable_data(p) for p in params]
+        self.param_ids, self.array_ids = list(map(id, params)), list(map(id, arrays))
+        entries = [(p, a, optimizer._state_of(p)) for p, a in zip(params, arrays)]
+        small = [e for e in entries if e[1].size <= PACK_SIZE]
+        self.packed = small if optimizer.elementwise and _packable(small) else []
+        packed = {id(e) for e in self.packed}
+        self.alone = [e for e in entries if id(e) not in packed]
+        if self.packed:
+            self._pack()
 
-        def views(flat: np.ndarray) -> list[np.ndarray]:
-            return [flat[sl].reshape(shape) for sl, shape in zip(slices, shapes)]
-
-        self.grad = np.empty(total, dtype)
-        self.grads = views(self.grad)
-        self.delta = np.empty(total, dtype)
-        self.deltas = views(self.delta)
-        self.values = np.empty(total, dtype)  # the parameters, for L2 weight decay
-        self.values_views = views(self.values)
-        self.buffers = {}
-        self.states = [optimizer._state_of(p) for p in params]
-        for name, fill in optimizer._buffers().items():
-            flat = self.buffers[name] = np.full(total, fill, dtype)
-            for state, view in zip(self.states, views(flat)):
-                if name in state:  # keep what earlier steps (or a loaded state) hold
-                    view[...] = state[name]
+    def _pack(self) -> None:
+        """Flat values, gradients and buffers; the packed state arrays become views."""
+        arrays = [a for _, a, _ in self.packed]
+        self.value, self.values = _flat_and_views(arrays)
+        self.grad, self.grads = _flat_and_views(arrays)
+        flat_state = {}
+        for name in self.buffer_names:
+            flat_state[name], views = _flat_and_views(arrays)
+            for (_, _, state), view in zip(self.packed, views):
+                view[...] = state[name]  # what earlier steps (or a loaded state) hold
                 state[name] = view
-        self.runs = self._runs(bounds)
+        self.blocks = [(self.value[b], self.grad[b], _block_of(flat_state, b))
+                       for b in _blocks(self.value)]
 
-    def _runs(self, bounds: list[int]) -> list[tuple]:
-        """(slice, first state, buffer slices, delta slice) per run of neighbouring
-        parameters with equal step counts (they all advance together from here)."""
-        starts = [i for i, state in enumerate(self.states)
-                  if i == 0 or state["step"] != self.states[i - 1]["step"]]
-        if len(starts) == 1:
-            return [(slice(None), self.states[0], self.buffers, self.delta)]
-        runs = []
-        for i, j in zip(starts, [*starts[1:], len(self.states)]):
-            sl = slice(bounds[i], bounds[j])
-            runs.append((sl, self.states[i], {k: b[sl] for k, b in self.buffers.items()},
-                         self.delta[sl]))
-        return runs
+    def holds(self, optimizer: Optimizer, params: list[Tensor]) -> bool:
+        """Whether this layout still describes ``params``: the same tensors holding the
+        same arrays (ids are safe: the layout keeps both alive), and the same buffers."""
+        return (list(map(id, params)) == self.param_ids
+                and [id(p.data) for p in params] == self.array_ids
+                and tuple(optimizer._buffers()) == self.buffer_names)
+
+    def step(self, rule: Callable[[np.ndarray, np.ndarray, dict], None]) -> None:
+        """Advance each parameter's step count and run ``rule`` on all of them."""
+        if self.packed:
+            self._step_packed(rule)
+        elementwise = self.optimizer.elementwise
+        for p, a, state in self.alone:
+            g = p.grad.data
+            if g.shape != a.shape:
+                raise self._grad_error(a, g)
+            state["step"] += 1
+            if a.size <= BLOCK_SIZE or not elementwise:
+                rule(a, g, state)
+                continue
+            for b in _blocks(a):
+                rule(a[b], g[b], _block_of(state, b))
+
+    def _step_packed(self, rule: Callable[[np.ndarray, np.ndarray, dict], None]) -> None:
+        """Gather values and gradients, run ``rule`` on the flat blocks, scatter back."""
+        for (p, a, _), value, grad in zip(self.packed, self.values, self.grads):
+            g = p.grad.data
+            if g.shape != a.shape:
+                raise self._grad_error(a, g)
+            value[...] = a
+            grad[...] = g
+        for _, _, state in self.packed:
+            state["step"] += 1
+        step = self.packed[0][2]["step"]
+        for value, grad, state in self.blocks:
+            state["step"] = step
+            rule(value, grad, state)
+        for (_, a, _), value in zip(self.packed, self.values):
+            a[...] = value
+
+    def _grad_error(self, a: np.ndarray, g: np.ndarray) -> ValueError:
+        return ValueError(f"{type(self.optimizer).__name__}.step: a parameter of shape "
+                          f"{a.shape} has a gradient of shape {g.shape}.")
+
+
+def _packable(entries: list[tuple[Tensor, np.ndarray, dict]]) -> bool:
+    """Two or more parameters, each listed once, of one dtype and one step count."""
+    return (len(entries) > 1
+            and len({id(p) for p, _, _ in entries}) == len(entries)
+            and len({a.dtype for _, a, _ in entries}) == 1
+            and len({state["step"] for _, _, state in entries}) == 1)
+
+
+def _blocks(a: np.ndarray) -> list[slice]:
+    """Slices that cut ``a`` (ndim >= 1) into blocks of whole rows of about BLOCK_SIZE
+    elements (one row at least)."""
+    rows = max(1, BLOCK_SIZE // (a.size // len(a)))
+    return [slice(start, start + rows) for start in range(0, len(a), rows)]
+
+
+def _block_of(state: dict, block) -> dict:
+    """``state`` with every array cut to ``block`` (views); the step count as it is."""
+    return {k: v[block] if isinstance(v, np.ndarray) else v for k, v in state.items()}
+
+
+def _flat_and_views(like: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A flat array for all of ``like`` (same dtype) and its consecutive views shaped as
+    each of them."""
+    flat = np.empty(sum(a.size for a in like), like[0].dtype)
+    views, start = [], 0
+    for a in like:
+        views.append(flat[start:start + a.size].reshape(a.shape))
+        start += a.size
+    return flat, views

@@ -8,10 +8,12 @@ from .optimizer import Optimizer
 
 
 class RMSprop(Optimizer):
-    """PyTorch's rule: g = grad + weight_decay p;  v = alpha v + (1 - alpha) g**2;
-    with ``centered`` m = alpha m + (1 - alpha) g and v' = v - m**2, else v' = v;
-    d = g / (sqrt(v') + eps);  b = momentum b + d and p -= lr b with momentum,
-    else p -= lr d."""
+    """PyTorch's rule, per parameter p with gradient g:
+
+    g = g + weight_decay p;  v = alpha v + (1 - alpha) g**2;  v~ = v, or with ``centered``
+    m = alpha m + (1 - alpha) g and v~ = v - m**2;  d = g / (sqrt(v~) + eps);
+    with momentum b = momentum b + d and p = p - lr b, else p = p - lr d.
+    """
 
     def __init__(self, params=None, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
@@ -28,31 +30,22 @@ class RMSprop(Optimizer):
             names.append("grad_avg")
         return dict.fromkeys(names, 0.0)
 
-    def _direction(self, g: np.ndarray, state: dict, step: int,
-                   out: np.ndarray) -> np.ndarray:
-        rate = 1 - self.alpha
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict) -> None:
+        alpha = self.alpha
+        if self.weight_decay:
+            g = g + self.weight_decay * p
         v = state["square_avg"]
-        np.multiply(g, g, out=out)
-        out *= rate
-        v *= self.alpha
-        v += out
+        v *= alpha
+        v += (1 - alpha) * np.square(g)
         if self.centered:
             m = state["grad_avg"]
-            np.subtract(g, m, out=out)  # m.lerp_(g, 1 - alpha), as torch
-            out *= rate
-            m += out
-            np.multiply(m, m, out=out)
-            np.subtract(v, out, out=out)
-            np.sqrt(out, out=out)
-        else:
-            np.sqrt(v, out=out)
-        out += self.eps
-        np.divide(g, out, out=out)
+            m *= alpha
+            m += (1 - alpha) * g
+            v = v - m * m
+        d = g / (np.sqrt(v) + self.eps)
         if self.momentum > 0:
-            buf = state["momentum_buffer"]
-            buf *= self.momentum
-            buf += out
-            np.multiply(buf, self.lr, out=out)
-        else:
-            out *= self.lr
-        return out
+            b = state["momentum_buffer"]
+            b *= self.momentum
+            b += d
+            d = b
+        p -= self.lr * d

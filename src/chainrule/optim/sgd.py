@@ -8,10 +8,10 @@ from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
-    """p -= lr * d, PyTorch's rule:
+    """PyTorch's rule, per parameter p with gradient g at step t:
 
-    g = grad + weight_decay p;  b = momentum b + (1 - dampening) g  (b = g at the first
-    step);  d = g + momentum b with ``nesterov``, else b (g when momentum is 0).
+    g = g + weight_decay p;  b = g at t = 1, else b = momentum b + (1 - dampening) g;
+    g = g + momentum b with ``nesterov``, else b (when momentum > 0);  p = p - lr g.
     """
 
     def __init__(self, params=None, lr: float = 0.01, momentum: float = 0.0,
@@ -27,23 +27,15 @@ class SGD(Optimizer):
     def _buffers(self) -> dict[str, float]:
         return {"momentum_buffer": 0.0} if self.momentum else {}
 
-    def _direction(self, g: np.ndarray, state: dict, step: int,
-                   out: np.ndarray) -> np.ndarray:
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict) -> None:
+        if self.weight_decay:
+            g = g + self.weight_decay * p
         if self.momentum:
-            buf = state["momentum_buffer"]
-            if step == 1:
-                buf[...] = g
+            b = state["momentum_buffer"]
+            if state["step"] == 1:
+                b[...] = g
             else:
-                buf *= self.momentum
-                if self.dampening:
-                    g_part = np.multiply(g, 1 - self.dampening, out=out)
-                    buf += g_part
-                else:
-                    buf += g
-            if self.nesterov:
-                np.multiply(buf, self.momentum, out=out)
-                out += g
-                g = out
-            else:
-                g = buf
-        return np.multiply(g, self.lr, out=out)
+                b *= self.momentum
+                b += (1 - self.dampening) * g if self.dampening else g
+            g = g + self.momentum * b if self.nesterov else b
+        p -= self.lr * g
