@@ -8,14 +8,19 @@ Every case runs twice: through the fused op (built-in activations) and through t
 step-by-step Tensor-op path (the same activations passed as lambdas).
 """
 
+import gc
+import tracemalloc
+import weakref
+
 import numpy as np
 import pytest
 from helpers import assert_close
 
 import chainrule as cr
+import chainrule.ops.recurrent as recurrent_ops
 from chainrule.autograd import topological_order
 from chainrule.layers import GRU, LSTM, Dense, SimpleRNN
-from chainrule.ops.recurrent import GRUSequence, LSTMSequence, SimpleRNNSequence
+from chainrule.ops.recurrent import GRUSequence, LSTMSequence, SimpleRNNSequence, Workspace
 
 N, T, F, UNITS = 3, 4, 5, 6
 TOL = 1e-8
@@ -339,3 +344,43 @@ def test_outputs_survive_later_calls_and_graph_can_be_retained(seq):
     layer.kernel.grad = None
     loss.backward()
     assert_close(layer.kernel.grad.numpy(), first, rtol=1e-12, atol=1e-12, what="retained")
+
+
+# ---------------------------------------------------------------- scratch memory (issue 16.4)
+
+
+def test_no_module_level_scratch_pool():
+    assert not [name for name, v in vars(recurrent_ops).items() if isinstance(v, Workspace)]
+
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+def test_scratch_memory_lives_and_dies_with_the_layer(kind):
+    x = np.random.default_rng(0).standard_normal((32, 20, 8)).astype(np.float32)
+    make = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}[kind]
+    make(64)(x)  # anything built once per process (registries) before measuring
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        layer = make(64)
+        for _ in range(2):
+            layer(x).sum().backward()
+        held = layer._workspace.nbytes
+        workspace = weakref.ref(layer._workspace)
+        del layer
+        gc.collect()
+        leftover = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held > 2**18, "the layer recycles its scratch arrays from call to call"
+    assert workspace() is None
+    assert leftover < 2**16, f"{leftover} bytes outlive the layer"
+
+
+def test_fused_op_without_a_workspace_allocates_fresh_arrays():
+    rng = np.random.default_rng(1)
+    args = _tiny(rng, (2, 3, 4), (4, 5), (5, 5), (5,), (2, 5))
+    SimpleRNNSequence.apply(*args).sum().backward()  # no workspace: nothing is kept
+    pool = Workspace()
+    SimpleRNNSequence.apply(*args, workspace=pool).sum().backward()
+    assert pool.nbytes > 0

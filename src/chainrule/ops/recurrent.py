@@ -21,7 +21,9 @@ the strided column blocks of an (N, G*u) array). The per-step product is then
 for row vectors as Keras does, hold column by column.
 
 Activation derivatives are taken from the activation's output y (tanh' = 1 - y^2,
-sigmoid' = y (1 - y)), so only outputs are stored.
+sigmoid' = y (1 - y)), so only outputs are stored. Scratch arrays come from the
+``workspace`` the calling layer owns (see :class:`Workspace`), never from a
+module-level pool.
 """
 
 from __future__ import annotations
@@ -71,15 +73,17 @@ def _row_sums(a: np.ndarray) -> np.ndarray:
     return a @ np.ones(a.shape[1], dtype=a.dtype)
 
 
-class _ScratchPool:
-    """Large arrays recycled from one call to the next.
+class Workspace:
+    """Large scratch arrays recycled from one call of an op to the next.
 
     A freshly allocated multi-megabyte array costs a page fault per 4 KiB page on
     first touch (up to 5 ms of a 20 ms LSTM training step at batch 64, T=50, 128
-    units, measured). The
-    arrays only an op itself sees (gates, gate gradients) come from here and go back
-    once backward has run (``release``); outputs never do. Bounded: when full, it
-    is emptied and refilled, so shapes that stop occurring do not pin memory.
+    units, measured). The arrays only an op itself sees (gates, gate gradients)
+    come from the workspace passed to the op and go back once backward has run
+    (``release``); outputs never do. Each recurrent layer owns one, so the memory
+    lives exactly as long as the layer; an op called without one allocates fresh
+    arrays. Bounded: when more than ``limit_bytes`` would be kept, it is emptied
+    and refilled, so shapes that stop occurring do not pin memory.
     """
 
     def __init__(self, limit_bytes: int = 256 * 2**20):
@@ -103,20 +107,23 @@ class _ScratchPool:
             self.nbytes += array.nbytes
 
 
-_POOL = _ScratchPool()
-
-
 class _Recurrence(Function):
     """Shared plumbing: scratch arrays, the input projection, outputs and gradients."""
 
+    workspace: Workspace | None = None  # set by forward from its ``workspace`` option
+
     def _scratch(self, shape: tuple, dtype) -> np.ndarray:
-        """An uninitialised array private to this op, recycled after backward."""
-        array = _POOL.empty(shape, dtype)
+        """An uninitialised array private to this op, recycled after backward when the op
+        was given a workspace."""
+        if self.workspace is None:
+            return np.empty(shape, dtype=dtype)
+        array = self.workspace.empty(shape, dtype)
         vars(self).setdefault("scratch", []).append(array)
         return array
 
     def release(self) -> None:
-        _POOL.give(vars(self).get("scratch", ()))
+        if self.workspace is not None:
+            self.workspace.give(vars(self).get("scratch", ()))
         super().release()
 
     def _project(self, x, kernel, bias):
@@ -186,13 +193,15 @@ class _Recurrence(Function):
 class SimpleRNNSequence(_Recurrence):
     """h_t = a(x_t W + h_{t-1} U + b);  BPTT: dz_t = (dh_t + dz_{t+1} U^T) a'(h_t).
 
-    forward(x, kernel, recurrent_kernel, bias, h0, activation="tanh", sequences=False):
+    forward(x, kernel, recurrent_kernel, bias, h0, activation="tanh", sequences=False,
+    workspace=None):
     kernel (F, u), recurrent_kernel (u, u), bias (u,) or None, h0 (N, u).
     dW = sum_t x_t^T dz_t,  dU = sum_t h_{t-1}^T dz_t,  db = sum_t dz_t,  dh0 = dz_1 U^T.
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, activation="tanh",
-                sequences=False):
+                sequences=False, workspace=None):
+        self.workspace = workspace
         act = ACTIVATIONS[activation][0]
         z = self._project(x, kernel, bias)
         hs = self._states((z.shape[0] + 1, *h0.shape[::-1]), z.dtype, sequences)
@@ -227,7 +236,8 @@ class LSTMSequence(_Recurrence):
     """Keras LSTM (gates i, f, c, o) over a sequence; returns h and c stacked on axis 0.
 
     forward(x, kernel, recurrent_kernel, bias, h0, c0, activation="tanh",
-    recurrent_activation="sigmoid", sequences=False) -> (2, N, T, u) or (2, N, u).
+    recurrent_activation="sigmoid", sequences=False, workspace=None) -> (2, N, T, u) or
+    (2, N, u).
     With a = activation and s = recurrent_activation, per step:
         [zi, zf, zc, zo] = x_t W + h_{t-1} U + b
         i, f, o = s(zi), s(zf), s(zo);   g = a(zc)
@@ -240,7 +250,8 @@ class LSTMSequence(_Recurrence):
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, c0, activation="tanh",
-                recurrent_activation="sigmoid", sequences=False):
+                recurrent_activation="sigmoid", sequences=False, workspace=None):
+        self.workspace = workspace
         act, ract = ACTIVATIONS[activation][0], ACTIVATIONS[recurrent_activation][0]
         u = h0.shape[-1]
         gates = self._project(x, kernel, bias)  # (T, 4u, N), [i, f, g, o] once activated
@@ -300,7 +311,7 @@ class GRUSequence(_Recurrence):
     """Keras GRU (gates z, r, h) over a sequence; h_t = z h_{t-1} + (1 - z) h~.
 
     forward(x, kernel, recurrent_kernel, bias, h0, activation="tanh",
-    recurrent_activation="sigmoid", reset_after=True, sequences=False). With
+    recurrent_activation="sigmoid", reset_after=True, sequences=False, workspace=None). With
     a = activation, s = recurrent_activation, [xz, xr, xh] = x_t W + b_in:
       reset_after (bias (2, 3u): input row b_in, recurrent row b_rec; torch's nn.GRU):
         [hz, hr, hh] = h_{t-1} U + b_rec;   z = s(xz + hz),  r = s(xr + hr)
@@ -318,7 +329,9 @@ class GRUSequence(_Recurrence):
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, activation="tanh",
-                recurrent_activation="sigmoid", reset_after=True, sequences=False):
+                recurrent_activation="sigmoid", reset_after=True, sequences=False,
+                workspace=None):
+        self.workspace = workspace
         act, ract = ACTIVATIONS[activation][0], ACTIVATIONS[recurrent_activation][0]
         u = h0.shape[-1]
         in_bias = bias[0] if bias is not None and reset_after else bias
