@@ -20,7 +20,18 @@ import chainrule as cr
 import chainrule.ops.recurrent as recurrent_ops
 from chainrule.autograd import topological_order
 from chainrule.layers import GRU, LSTM, Dense, SimpleRNN
-from chainrule.ops.recurrent import GRUSequence, LSTMSequence, SimpleRNNSequence, Workspace
+from chainrule.ops.recurrent import (
+    GRUSequence,
+    LSTMSequence,
+    SimpleRNNSequence,
+    Workspace,
+    gru_bptt_reference,
+    gru_reference,
+    lstm_bptt_reference,
+    lstm_reference,
+    simple_rnn_bptt_reference,
+    simple_rnn_reference,
+)
 
 N, T, F, UNITS = 3, 4, 5, 6
 TOL = 1e-8
@@ -384,3 +395,96 @@ def test_fused_op_without_a_workspace_allocates_fresh_arrays():
     pool = Workspace()
     SimpleRNNSequence.apply(*args, workspace=pool).sum().backward()
     assert pool.nbytes > 0
+
+
+# ---------------------------------------------------------------- the textbook references
+# Each fused op (forward and BPTT) against the plain step-by-step version beside it.
+
+SIZES = [(3, 4, 5, 6), (1, 1, 2, 3), (2, 7, 1, 4)]  # N, T, F, u
+
+
+def _fused_and_reference(op, arrays, options, sequences, states=1, seed=0):
+    """Run the fused op on float64 tensors and backprop a random gradient of its output.
+    -> (output, input gradients, per-step output gradients (states, N, T, u))."""
+    tensors = [None if a is None else cr.tensor(a, requires_grad=True) for a in arrays]
+    out = op.apply(*tensors, sequences=sequences, **options)
+    grad = np.random.default_rng(seed).standard_normal(out.shape)
+    out.backward(grad)
+    grads = [None if t is None else t.grad.data for t in tensors]
+    per_step = grad.reshape(states, *grad.shape[-3 if sequences else -2:])
+    if not sequences:  # the loss reads only the last step
+        n, u = per_step.shape[1:]
+        per_step = np.concatenate([np.zeros((states, n, arrays[0].shape[1] - 1, u)),
+                                   per_step[:, :, None]], axis=2)
+    return out.data, grads, per_step
+
+
+def _weights(rng, n, t, f, u, gates, bias_shape):
+    return (rng.uniform(-1, 1, (n, t, f)), rng.uniform(-0.7, 0.7, (f, gates * u)),
+            rng.uniform(-0.7, 0.7, (u, gates * u)),
+            None if bias_shape is None else rng.uniform(-0.5, 0.5, bias_shape),
+            rng.uniform(-1, 1, (n, u)))
+
+
+def _assert_all_close(got, expected, names):
+    for g, e, name in zip(got, expected, names):
+        if g is not None:
+            assert_close(g, e, rtol=1e-10, atol=1e-12, what=name)
+
+
+GRAD_NAMES = ("dx", "dkernel", "drecurrent_kernel", "dbias", "dh0", "dc0")
+
+
+@pytest.mark.parametrize("sequences", [True, False])
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "linear"])
+@pytest.mark.parametrize("size", SIZES, ids=str)
+def test_simple_rnn_op_equals_its_reference(size, activation, use_bias, sequences):
+    n, t, f, u = size
+    x, w, rw, b, h0 = _weights(np.random.default_rng(u), n, t, f, u, 1, (u,) if use_bias else None)
+    out, grads, (dhs,) = _fused_and_reference(
+        SimpleRNNSequence, [x, w, rw, b, h0], dict(activation=activation), sequences)
+    hs = simple_rnn_reference(x, w, rw, b, h0, activation)
+    assert_close(out, hs if sequences else hs[:, -1], rtol=1e-12, atol=1e-12, what="output")
+    _assert_all_close(grads, simple_rnn_bptt_reference(x, w, rw, h0, hs, dhs, activation),
+                      GRAD_NAMES)
+
+
+@pytest.mark.parametrize("sequences", [True, False])
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("activations", [("tanh", "sigmoid"), ("relu", "tanh"),
+                                         ("linear", "sigmoid")])
+@pytest.mark.parametrize("size", SIZES, ids=str)
+def test_lstm_op_equals_its_reference(size, activations, use_bias, sequences):
+    n, t, f, u = size
+    rng = np.random.default_rng(u + 1)
+    x, w, rw, b, h0 = _weights(rng, n, t, f, u, 4, (4 * u,) if use_bias else None)
+    c0 = rng.uniform(-1, 1, (n, u))
+    options = dict(activation=activations[0], recurrent_activation=activations[1])
+    out, grads, (dhs, dcs) = _fused_and_reference(LSTMSequence, [x, w, rw, b, h0, c0], options,
+                                                  sequences, states=2)
+    forward = lstm_reference(x, w, rw, b, h0, c0, *activations)
+    expected = np.stack(forward[:2]) if sequences else np.stack(forward[:2])[:, :, -1]
+    assert_close(out, expected, rtol=1e-12, atol=1e-12, what="output")
+    _assert_all_close(grads, lstm_bptt_reference(x, w, rw, h0, c0, forward, dhs, dcs,
+                                                 *activations), GRAD_NAMES)
+
+
+@pytest.mark.parametrize("sequences", [True, False])
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("reset_after", [True, False])
+@pytest.mark.parametrize("activations", [("tanh", "sigmoid"), ("relu", "linear")])
+@pytest.mark.parametrize("size", SIZES, ids=str)
+def test_gru_op_equals_its_reference(size, activations, reset_after, use_bias, sequences):
+    n, t, f, u = size
+    bias_shape = ((2, 3 * u) if reset_after else (3 * u,)) if use_bias else None
+    x, w, rw, b, h0 = _weights(np.random.default_rng(u + 2), n, t, f, u, 3, bias_shape)
+    options = dict(activation=activations[0], recurrent_activation=activations[1],
+                   reset_after=reset_after)
+    out, grads, (dhs,) = _fused_and_reference(GRUSequence, [x, w, rw, b, h0], options,
+                                              sequences)
+    forward = gru_reference(x, w, rw, b, h0, *activations, reset_after)
+    assert_close(out, forward[0] if sequences else forward[0][:, -1], rtol=1e-12, atol=1e-12,
+                 what="output")
+    _assert_all_close(grads, gru_bptt_reference(x, w, rw, h0, forward, dhs, *activations,
+                                                reset_after), GRAD_NAMES)
