@@ -512,10 +512,23 @@ def test_im2col_and_col2im_equal_their_references(geometry, cout, ones_column):
         rtol=1e-12, atol=1e-12)
 
 
+def conv2d_by_hand(xp, kernel, bias, strides, dilation, out_hw):
+    """out[n, y, x, o] = bias[o] + sum_{i,j,c} xp[n, y sh + i dh, x sw + j dw, c] k[i, j, c, o]."""
+    (sh, sw), (dh, dw) = strides, dilation
+    kh, kw = kernel.shape[:2]
+    out = np.empty((xp.shape[0], *out_hw, kernel.shape[-1]))
+    for y in range(out_hw[0]):
+        for x in range(out_hw[1]):
+            rows = slice(y * sh, y * sh + (kh - 1) * dh + 1, dh)
+            window = xp[:, rows, slice(x * sw, x * sw + (kw - 1) * dw + 1, dw)]
+            out[:, y, x] = np.einsum("nijc,ijco->no", window, kernel) + bias
+    return out
+
+
 @REFERENCE_SETTINGS
 @given(window_geometry(), st.integers(1, 3))
 def test_conv2d_equals_the_textbook_convolution(geometry, cout):
-    """out = im2col(x) @ kernel + bias;  dkernel = cols^T G,  dx = col2im(G kernel^T)."""
+    """out = the sum over each window (by hand);  dkernel = cols^T G,  dx = col2im(G kernel^T)."""
     x_shape, window, strides, dilation, padding = geometry
     x, kernel, bias = conv2d_case(x_shape, (*window, x_shape[-1], cout))
     out, grad, (dx, dk, db) = run_ours(Conv2d, [x, kernel, bias], dict(
@@ -526,7 +539,7 @@ def test_conv2d_equals_the_textbook_convolution(geometry, cout):
     k2d, g2d = kernel.reshape(-1, cout), grad.reshape(-1, cout)
     (top, _), (left, _) = pads
     dx_reference = col2im_reference(g2d @ k2d.T, xp.shape, window, out_hw, strides, dilation)
-    assert_close(out, (cols @ k2d + bias).reshape(out.shape), "output")
+    assert_close(out, conv2d_by_hand(xp, kernel, bias, strides, dilation, out_hw), "output")
     assert_close(dk, (cols.T @ g2d).reshape(kernel.shape), "d kernel")
     assert_close(db, g2d.sum(axis=0), "d bias")
     assert_close(dx, dx_reference[:, top:top + x_shape[1], left:left + x_shape[2]], "d x")
@@ -560,6 +573,36 @@ def test_pooling_equals_its_textbook_reference(geometry, kind):
     else:
         expected = avg_pool2d_backward_reference(grad, x_shape, pads, pool, strides)
     assert_close(dx, expected, "d x")
+
+
+@REFERENCE_SETTINGS
+@given(window_geometry(), st.integers(1, 3))
+def test_conv1d_equals_the_textbook_convolution(geometry, cout):
+    (n, _, length, cin), (_, k), (_, stride), (_, dilation), padding = geometry
+    x, kernel, bias = conv2d_case((n, length, cin), (k, cin, cout))
+    out = Conv1d.apply(cr.tensor(x), cr.tensor(kernel), cr.tensor(bias), strides=stride,
+                       padding=padding, dilation=dilation).data
+    pads, out_hw = padded_geometry((n, 1, length, cin), (1, k), (1, stride), (1, dilation),
+                                   padding)
+    expected = conv2d_by_hand(pad_spatial(x[:, None], pads), kernel[None], bias, (1, stride),
+                              (1, dilation), out_hw)
+    assert_close(out, expected[:, 0], "output")
+
+
+@REFERENCE_SETTINGS
+@given(window_geometry(dilated=False))
+def test_max_pool1d_equals_its_textbook_reference(geometry):
+    (n, _, length, c), (_, pool), (_, stride), _, padding = geometry
+    x = np.random.default_rng(2).standard_normal((n, length, c))
+    out, grad, (dx,) = run_ours(MaxPool1d, [x], dict(pool_size=pool, strides=stride,
+                                                     padding=padding))
+    pads, out_hw = padded_geometry((n, 1, length, c), (1, pool), (1, stride), (1, 1), padding)
+    expected = pool_forward_by_hand("max", x[:, None], pads, (1, pool), (1, stride), out_hw)
+    assert_close(out, expected[:, 0], "output")
+    dxp = max_pool2d_backward_reference(pad_spatial(x[:, None], pads, -np.inf), grad[:, None],
+                                        (1, pool), (1, stride))
+    (_, _), (left, _) = pads
+    assert_close(dx, dxp[:, 0, left:left + length], "d x")
 
 
 def test_max_pool_reference_sends_ties_to_the_first_maximum():

@@ -488,3 +488,90 @@ def test_gru_op_equals_its_reference(size, activations, reset_after, use_bias, s
                  what="output")
     _assert_all_close(grads, gru_bptt_reference(x, w, rw, h0, forward, dhs, *activations,
                                                 reset_after), GRAD_NAMES)
+
+
+# ---------------------------------------------------------------- by hand, in NumPy
+# Each layer's equations written out gate by gate in Keras' order, two time steps from
+# zero states, against the layer (fused op and step-by-step path).
+
+
+def sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def _by_hand_weights(gates, seed):
+    """Per-gate blocks W_g (F, u), U_g (u, u), b_g (u,) for F = 4 features, u = UNITS."""
+    rng = np.random.default_rng(seed)
+    return ([rng.uniform(-0.8, 0.8, (4, UNITS)) for _ in range(gates)],
+            [rng.uniform(-0.8, 0.8, (UNITS, UNITS)) for _ in range(gates)],
+            [rng.uniform(-0.5, 0.5, UNITS) for _ in range(gates)])
+
+
+def _run_loaded(kind, fused, W, U, b, **options):
+    """The layer in float64 with Keras-layout weights: the gate blocks side by side."""
+    cr.set_default_dtype(np.float64)  # put back after the test (conftest)
+    layer = _layer(kind, fused, return_state=True, **options)
+    layer(X2)  # build
+    layer.kernel.data[...] = np.concatenate(W, axis=1)
+    layer.recurrent_kernel.data[...] = np.concatenate(U, axis=1)
+    layer.bias.data[...] = np.concatenate(b, axis=-1)
+    return [t.data for t in layer(X2)]
+
+
+X2 = np.random.default_rng(20).uniform(-1, 1, (3, 2, 4))  # N = 3, T = 2, F = 4
+H0 = np.zeros((3, UNITS))
+BY_HAND = dict(rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composite"])
+def test_lstm_two_steps_by_hand(fused):
+    (Wi, Wf, Wc, Wo), (Ui, Uf, Uc, Uo), (bi, bf, bc, bo) = _by_hand_weights(4, 21)
+    bf = bf + 1.0  # a forget bias well away from 0, as unit_forget_bias starts it
+    h, c = H0, H0
+    for t in range(2):
+        x = X2[:, t]
+        i = sigmoid(x @ Wi + h @ Ui + bi)  # input gate
+        f = sigmoid(x @ Wf + h @ Uf + bf)  # forget gate
+        g = np.tanh(x @ Wc + h @ Uc + bc)  # candidate cell
+        o = sigmoid(x @ Wo + h @ Uo + bo)  # output gate
+        c = f * c + i * g
+        h = o * np.tanh(c)
+    out, h_out, c_out = _run_loaded("LSTM", fused, [Wi, Wf, Wc, Wo], [Ui, Uf, Uc, Uo],
+                                    [bi, bf, bc, bo])
+    for got, want, name in ((out, h, "output"), (h_out, h, "h"), (c_out, c, "c")):
+        assert_close(got, want, what=name, **BY_HAND)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composite"])
+def test_simple_rnn_two_steps_by_hand(fused):
+    (W,), (U,), (b,) = _by_hand_weights(1, 22)
+    h = H0
+    for t in range(2):
+        h = np.tanh(X2[:, t] @ W + h @ U + b)
+    out, h_out = _run_loaded("SimpleRNN", fused, [W], [U], [b])
+    assert_close(out, h, what="output", **BY_HAND)
+    assert_close(h_out, h, what="h", **BY_HAND)
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composite"])
+def test_gru_two_steps_by_hand(fused, reset_after):
+    (Wz, Wr, Wh), (Uz, Ur, Uh), b_in = _by_hand_weights(3, 23)
+    b_rec = _by_hand_weights(3, 24)[2] if reset_after else None
+    h = H0
+    for t in range(2):
+        x = X2[:, t]
+        if reset_after:  # r scales the recurrent product, bias included
+            z = sigmoid(x @ Wz + b_in[0] + h @ Uz + b_rec[0])
+            r = sigmoid(x @ Wr + b_in[1] + h @ Ur + b_rec[1])
+            candidate = np.tanh(x @ Wh + b_in[2] + r * (h @ Uh + b_rec[2]))
+        else:  # r scales the state
+            z = sigmoid(x @ Wz + h @ Uz + b_in[0])
+            r = sigmoid(x @ Wr + h @ Ur + b_in[1])
+            candidate = np.tanh(x @ Wh + (r * h) @ Uh + b_in[2])
+        h = z * h + (1 - z) * candidate
+    bias = [np.stack([bi, br]) for bi, br in zip(b_in, b_rec)] if reset_after else b_in
+    out, h_out = _run_loaded("GRU", fused, [Wz, Wr, Wh], [Uz, Ur, Uh], bias,
+                             reset_after=reset_after)
+    assert_close(out, h, what="output", **BY_HAND)
+    assert_close(h_out, h, what="h", **BY_HAND)
