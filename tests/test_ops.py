@@ -7,11 +7,16 @@ kinks and ties (``min_abs``, ``positive``); the tie rules themselves have their 
 tests at the end, as does numerical stability.
 """
 
+import importlib
+import pathlib
+import pkgutil
+
 import numpy as np
 import pytest
-from helpers import HAS_TORCH, check_op, torch
+from helpers import HAS_TORCH, check_op, random_inputs, torch
 
 import chainrule as cr
+from chainrule.autograd import Function, topological_order
 
 F = torch.nn.functional if HAS_TORCH else None
 DTYPES = [np.float64, np.float32]
@@ -639,3 +644,70 @@ def test_large_input_values(dtype):
     np.testing.assert_allclose(x.sigmoid().data, [1, 0, 0.5])
     np.testing.assert_allclose(cr.tensor(np.array([1e4, 1e4], dtype=dtype)).logsumexp().item(),
                                1e4 + np.log(2), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- every op has a NumPy reference
+
+TESTS = pathlib.Path(__file__).resolve().parent
+# Ops whose forward value is compared with a NumPy formula in another test file.
+REFERENCED_ELSEWHERE = {
+    "Cast": "test_ops.py::test_astype_rounds_like_numpy",
+    "Linear": "test_functional.py::test_function_equals_its_numpy_formula",
+    "Conv2d": "test_conv_ops.py::test_conv2d_equals_the_textbook_convolution",
+    "Conv1d": "test_conv_ops.py::test_conv1d_equals_the_textbook_convolution",
+    "MaxPool2d": "test_conv_ops.py::test_pooling_equals_its_textbook_reference",
+    "AvgPool2d": "test_conv_ops.py::test_pooling_equals_its_textbook_reference",
+    "MaxPool1d": "test_conv_ops.py::test_max_pool1d_equals_its_textbook_reference",
+    "BatchNorm": "test_normalization.py::test_batch_norm_op_training",
+    "LayerNorm": "test_normalization.py::test_layer_norm_op",
+    "Embedding": "test_embedding.py::test_embedding_op",
+    "SoftmaxCrossEntropy": "test_functional.py::test_function_equals_its_numpy_formula",
+    "SigmoidBinaryCrossEntropy": "test_functional.py::test_function_equals_its_numpy_formula",
+    "BinaryCrossEntropy": "test_functional.py::test_function_equals_its_numpy_formula",
+    "SimpleRNNSequence": "test_recurrent.py::test_simple_rnn_two_steps_by_hand",
+    "LSTMSequence": "test_recurrent.py::test_lstm_two_steps_by_hand",
+    "GRUSequence": "test_recurrent.py::test_gru_two_steps_by_hand",
+}
+
+
+def test_astype_rounds_like_numpy():
+    x = np.random.default_rng(5).uniform(-2, 2, (3, 4))
+    t = cr.tensor(x, requires_grad=True)
+    y = t.astype(np.float32)
+    np.testing.assert_array_equal(y.data, x.astype(np.float32))
+    y.backward(np.full((3, 4), 0.5, np.float32))
+    assert t.grad.dtype == np.float64 and np.all(t.grad.data == 0.5)
+
+
+def _all_ops() -> set:
+    """The name of every public Function subclass defined in chainrule.ops."""
+    names = set()
+    for info in pkgutil.iter_modules(cr.ops.__path__):
+        module = importlib.import_module(f"chainrule.ops.{info.name}")
+        names |= {name for name, obj in vars(module).items()
+                  if isinstance(obj, type) and issubclass(obj, Function)
+                  and obj.__module__ == module.__name__ and not name.startswith("_")}
+    return names
+
+
+def _ops_used(fn, shapes) -> set:
+    xs = [cr.tensor(a, requires_grad=True) for a in random_inputs(shapes, positive=True)]
+    out = fn(*xs)
+    return {type(node).__name__ for o in (out if isinstance(out, list | tuple) else [out])
+            for node in topological_order(o._ctx)}
+
+
+def test_every_op_has_a_numpy_reference():
+    used = set()
+    for table in (BINARY, MATMUL, OTHER_REDUCTIONS, UNARY, WHERE, SHAPE, INDEX, COMPOSITES):
+        for row in table:  # each row has its reference (``case`` requires one)
+            shapes, fn, _, _ = row.values
+            used |= _ops_used(fn, shapes)
+    for fn, _ in REDUCTIONS.values():  # test_reductions, with REDUCTION_REFERENCES
+        used |= _ops_used(lambda x, fn=fn: fn(x, 1, False), [(3, 4)])
+    used |= _ops_used(lambda x: x.softmax(0) + x.log_softmax(1), [(3, 4)])  # test_softmax_*
+    missing = _all_ops() - used - set(REFERENCED_ELSEWHERE)
+    assert not missing, f"ops without a NumPy reference for their forward value: {missing}"
+    for op, where in REFERENCED_ELSEWHERE.items():
+        file, test = where.split("::")
+        assert f"def {test}(" in (TESTS / file).read_text(), f"{op}: {where} is gone"
