@@ -4,7 +4,8 @@ made unimportable, and the unmutated tree must pass those same tests (issue 16).
 For each mutation the source and test trees are copied to a temporary folder, one
 textual edit is applied there (an "old text" that is not found is an error, so a
 refactor cannot silently disable a check), and the mutation's test files run with a
-``sitecustomize.py`` on ``PYTHONPATH`` that sets ``sys.modules["torch"] = None``.
+``sitecustomize.py`` on ``PYTHONPATH`` that makes ``import torch`` fail as if torch
+were not installed.
 A mutation is *caught* when pytest reports a failing test. The working tree is never
 touched.
 
@@ -26,8 +27,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = ("src", "tests", "pyproject.toml")
-HIDE_TORCH = ('import sys\n\nsys.modules["torch"] = None  # torch is unimportable here: '
-              'the tests must stand without it\n')
+# As if torch were uninstalled: importing it raises ModuleNotFoundError. (A None in
+# sys.modules would also stop the import, but SciPy takes "torch" in sys.modules to
+# mean torch is there, and crashes.)
+HIDE_TORCH = """import sys
+
+
+class _WithoutTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "torch":
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _WithoutTorch())
+"""
 
 
 @dataclass(frozen=True)
