@@ -4,7 +4,9 @@ In the spirit of tinygrad's ``helper_test_op``: seeded random inputs go through 
 same function on chainrule tensors and on torch tensors (when torch is installed),
 forward values and every input gradient are compared, and a mismatch reports the
 worst element. Central finite differences in float64 (``cr.gradcheck``) always run,
-so the gradients are checked even where torch is absent.
+so the gradients are checked even where torch is absent; a NumPy ``reference``, the
+op's formula written out in the test, pins the forward value without torch (finite
+differences cannot: a wrong constant in an op's forward and backward alike passes them).
 """
 
 from __future__ import annotations
@@ -77,13 +79,15 @@ def check_op(shapes: Sequence[tuple], fn_cr: Callable, fn_torch: Callable | None
              low: float = -2.0, high: float = 2.0, dtype=np.float64, rtol: float | None = None,
              atol: float | None = None, positive: bool = False, min_abs: float = 0.0,
              inputs: Sequence[np.ndarray] | None = None, grad: bool = True,
-             gradcheck: bool = True, seed: int = 0) -> None:
+             gradcheck: bool = True, seed: int = 0, reference: Callable | None = None) -> None:
     """Compare ``fn_cr`` on chainrule tensors with ``fn_torch`` (default ``fn_cr``) on torch.
 
     ``shapes`` gives one random input per shape (or pass ``inputs`` directly); every
     floating input requires grad. Forward values and all input gradients are compared
     to ``rtol``/``atol`` (1e-10 in float64, 1e-5 in float32 unless given), and
     ``cr.gradcheck`` always checks the gradients against finite differences in float64.
+    ``reference``, when given, takes the input arrays and returns the expected forward
+    output(s) computed in NumPy; it is compared whether or not torch is installed.
     The outputs (one tensor or a list) are weighted by fixed random arrays before
     backward, so every output element's gradient path counts.
     """
@@ -105,6 +109,12 @@ def check_op(shapes: Sequence[tuple], fn_cr: Callable, fn_torch: Callable | None
         assert isinstance(o, cr.Tensor), f"fn_cr returned {type(o).__name__}, not a Tensor"
         if dtype.kind == "f" and o.dtype.kind == "f":
             assert o.dtype == dtype, f"output dtype {o.dtype} != input dtype {dtype}"
+    if reference is not None:
+        expected = _outputs(reference(*[a.copy() for a in arrays]))
+        assert len(expected) == len(outs), f"{len(outs)} outputs vs the reference's {len(expected)}"
+        for k, (o, e) in enumerate(zip(outs, expected)):
+            assert_close(o.data, np.asarray(e, dtype=o.dtype), rtol=rtol, atol=atol,
+                         what=f"forward output {k} against the NumPy reference")
     w_rng = np.random.default_rng(seed + 1)
     weights = [w_rng.standard_normal(o.shape).astype(o.dtype) for o in outs]
     if any(differentiable):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.autograd import Function
+from chainrule.autograd import Function, unbroadcast
 
 # ---------------------------------------------------------------- accumulation
 
@@ -394,3 +394,41 @@ def test_the_graph_holds_nodes_not_intermediate_tensors():
     assert alive() is None  # freed although backward has not run yet
     out.backward()
     np.testing.assert_allclose(x.grad.numpy(), 2 * (1 - np.tanh(2 * x.numpy()) ** 2) + 1)
+
+
+# ---------------------------------------------------------------- 0-d gradients (issue 17)
+
+
+def test_unbroadcast_to_0d_gives_an_array():
+    g = unbroadcast(np.ones((2, 3)), ())
+    assert type(g) is np.ndarray and g.shape == () and g == 6.0
+    g = unbroadcast(np.ones(1), ())
+    assert type(g) is np.ndarray and g.shape == ()
+
+
+class ScalarSquare(Function):
+    """y = x**2, whose backward hands back a NumPy scalar (what 0-d arithmetic gives)."""
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, grad):
+        return np.float64(2 * self.x * grad)
+
+
+def test_scalar_gradients_are_accumulated_as_0d_arrays():
+    x = cr.tensor(3.0, dtype=np.float64, requires_grad=True)
+    y = ScalarSquare.apply(x)
+    (y * y + y + ScalarSquare.apply(y)).backward()  # y reaches the loss along three paths
+    assert type(x.grad.data) is np.ndarray and x.grad.shape == ()
+    assert x.grad.item() == (2 * 9 + 1 + 2 * 9) * 6  # d/dy (2 y^2 + y) = 4y + 1, dy/dx = 6
+
+
+def test_reductions_of_a_0d_tensor_take_axis_0_or_minus_1_as_torch():
+    x = cr.tensor(2.5, dtype=np.float64, requires_grad=True)
+    y = x.sum(axis=0) + x.max(axis=-1) + x.mean(axis=(0,), keepdims=True) + x.min(axis=-1)
+    y.backward()
+    assert y.shape == () and y.item() == 10.0 and x.grad.item() == 4.0
+    with pytest.raises(ValueError, match="axis 1 is out of bounds"):
+        x.sum(axis=1)

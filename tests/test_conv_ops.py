@@ -15,8 +15,24 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule.autograd import ShapeError
-from chainrule.ops.conv import Conv1d, Conv2d
-from chainrule.ops.pool import AvgPool2d, MaxPool1d, MaxPool2d
+from chainrule.ops.conv import (
+    Conv1d,
+    Conv2d,
+    col2im,
+    col2im_reference,
+    im2col,
+    im2col_reference,
+    output_size,
+    pad_spatial,
+    padding_amounts,
+)
+from chainrule.ops.pool import (
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    avg_pool2d_backward_reference,
+    max_pool2d_backward_reference,
+)
 
 try:
     import torch
@@ -446,3 +462,150 @@ def test_pool_option_errors_name_the_argument():
         MaxPool2d.apply(cr.tensor(np.zeros((1, 4, 4, 1))), pool_size=(2, 0))
     with pytest.raises(ValueError, match="argument `padding` of `AvgPool2d`"):
         AvgPool2d.apply(cr.tensor(np.zeros((1, 4, 4, 1))), padding="causal")
+
+
+# ---------------------------------------------------------------- the textbook references
+# im2col/col2im and the pooling backwards against the loop versions beside them in
+# ops/, on random geometry; no torch needed.
+
+
+@st.composite
+def window_geometry(draw, dilated: bool = True):
+    """(x shape, window, strides, dilation, padding) with at least one output position."""
+    window = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if dilated else (1, 1)
+    strides = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    reach = [(k - 1) * d + 1 for k, d in zip(window, dilation)]
+    x_shape = (draw(st.integers(1, 2)), draw(st.integers(reach[0], reach[0] + 4)),
+               draw(st.integers(reach[1], reach[1] + 4)), draw(st.integers(1, 3)))
+    return x_shape, window, strides, dilation, draw(st.sampled_from(["valid", "same"]))
+
+
+def padded_geometry(x_shape, window, strides, dilation, padding):
+    pads = tuple(padding_amounts(n, k, s, d, padding)
+                 for n, k, s, d in zip(x_shape[1:3], window, strides, dilation))
+    out_hw = tuple(output_size(n + sum(p), k, s, d)
+                   for n, p, k, s, d in zip(x_shape[1:3], pads, window, strides, dilation))
+    return pads, out_hw
+
+
+REFERENCE_SETTINGS = settings(max_examples=30, deadline=None, derandomize=True)
+
+
+@REFERENCE_SETTINGS
+@given(window_geometry(), st.integers(1, 3), st.booleans())
+def test_im2col_and_col2im_equal_their_references(geometry, cout, ones_column):
+    x_shape, window, strides, dilation, padding = geometry
+    rng = np.random.default_rng(0)
+    pads, out_hw = padded_geometry(x_shape, window, strides, dilation, padding)
+    xp = pad_spatial(rng.standard_normal(x_shape), pads)
+    cols = im2col(xp, window, out_hw, strides, dilation, ones_column=ones_column)
+    reference = im2col_reference(xp, window, out_hw, strides, dilation)
+    np.testing.assert_array_equal(cols[:, :reference.shape[1]], reference)
+    if ones_column:
+        np.testing.assert_array_equal(cols[:, -1], 1.0)
+    kernel2d = rng.standard_normal((reference.shape[1], cout))
+    grad2d = rng.standard_normal((reference.shape[0], cout))
+    np.testing.assert_allclose(
+        col2im(grad2d, kernel2d, xp.shape, window, out_hw, strides, dilation),
+        col2im_reference(grad2d @ kernel2d.T, xp.shape, window, out_hw, strides, dilation),
+        rtol=1e-12, atol=1e-12)
+
+
+def conv2d_by_hand(xp, kernel, bias, strides, dilation, out_hw):
+    """out[n, y, x, o] = bias[o] + sum_{i,j,c} xp[n, y sh + i dh, x sw + j dw, c] k[i, j, c, o]."""
+    (sh, sw), (dh, dw) = strides, dilation
+    kh, kw = kernel.shape[:2]
+    out = np.empty((xp.shape[0], *out_hw, kernel.shape[-1]))
+    for y in range(out_hw[0]):
+        for x in range(out_hw[1]):
+            rows = slice(y * sh, y * sh + (kh - 1) * dh + 1, dh)
+            window = xp[:, rows, slice(x * sw, x * sw + (kw - 1) * dw + 1, dw)]
+            out[:, y, x] = np.einsum("nijc,ijco->no", window, kernel) + bias
+    return out
+
+
+@REFERENCE_SETTINGS
+@given(window_geometry(), st.integers(1, 3))
+def test_conv2d_equals_the_textbook_convolution(geometry, cout):
+    """out = the sum over each window (by hand);  dkernel = cols^T G,  dx = col2im(G kernel^T)."""
+    x_shape, window, strides, dilation, padding = geometry
+    x, kernel, bias = conv2d_case(x_shape, (*window, x_shape[-1], cout))
+    out, grad, (dx, dk, db) = run_ours(Conv2d, [x, kernel, bias], dict(
+        strides=strides, padding=padding, dilation=dilation))
+    pads, out_hw = padded_geometry(x_shape, window, strides, dilation, padding)
+    xp = pad_spatial(x, pads)
+    cols = im2col_reference(xp, window, out_hw, strides, dilation)
+    k2d, g2d = kernel.reshape(-1, cout), grad.reshape(-1, cout)
+    (top, _), (left, _) = pads
+    dx_reference = col2im_reference(g2d @ k2d.T, xp.shape, window, out_hw, strides, dilation)
+    assert_close(out, conv2d_by_hand(xp, kernel, bias, strides, dilation, out_hw), "output")
+    assert_close(dk, (cols.T @ g2d).reshape(kernel.shape), "d kernel")
+    assert_close(db, g2d.sum(axis=0), "d bias")
+    assert_close(dx, dx_reference[:, top:top + x_shape[1], left:left + x_shape[2]], "d x")
+
+
+def pool_forward_by_hand(kind, x, pads, pool, strides, out_hw):
+    """Each output the max (or mean over the in-x elements) of its window, one at a time."""
+    (top, _), (left, _) = pads
+    out = np.empty((x.shape[0], *out_hw, x.shape[3]))
+    for y in range(out_hw[0]):
+        for z in range(out_hw[1]):
+            r0, c0 = y * strides[0] - top, z * strides[1] - left
+            window = x[:, max(r0, 0):r0 + pool[0], max(c0, 0):c0 + pool[1]]
+            out[:, y, z] = window.max(axis=(1, 2)) if kind == "max" else window.mean(axis=(1, 2))
+    return out
+
+
+@REFERENCE_SETTINGS
+@given(window_geometry(dilated=False), st.sampled_from(["max", "avg"]))
+def test_pooling_equals_its_textbook_reference(geometry, kind):
+    x_shape, pool, strides, _, padding = geometry
+    x = np.random.default_rng(1).standard_normal(x_shape)
+    op = MaxPool2d if kind == "max" else AvgPool2d
+    out, grad, (dx,) = run_ours(op, [x], dict(pool_size=pool, strides=strides, padding=padding))
+    pads, out_hw = padded_geometry(x_shape, pool, strides, (1, 1), padding)
+    assert_close(out, pool_forward_by_hand(kind, x, pads, pool, strides, out_hw), "output")
+    if kind == "max":
+        (top, _), (left, _) = pads
+        dxp = max_pool2d_backward_reference(pad_spatial(x, pads, -np.inf), grad, pool, strides)
+        expected = dxp[:, top:top + x_shape[1], left:left + x_shape[2]]
+    else:
+        expected = avg_pool2d_backward_reference(grad, x_shape, pads, pool, strides)
+    assert_close(dx, expected, "d x")
+
+
+@REFERENCE_SETTINGS
+@given(window_geometry(), st.integers(1, 3))
+def test_conv1d_equals_the_textbook_convolution(geometry, cout):
+    (n, _, length, cin), (_, k), (_, stride), (_, dilation), padding = geometry
+    x, kernel, bias = conv2d_case((n, length, cin), (k, cin, cout))
+    out = Conv1d.apply(cr.tensor(x), cr.tensor(kernel), cr.tensor(bias), strides=stride,
+                       padding=padding, dilation=dilation).data
+    pads, out_hw = padded_geometry((n, 1, length, cin), (1, k), (1, stride), (1, dilation),
+                                   padding)
+    expected = conv2d_by_hand(pad_spatial(x[:, None], pads), kernel[None], bias, (1, stride),
+                              (1, dilation), out_hw)
+    assert_close(out, expected[:, 0], "output")
+
+
+@REFERENCE_SETTINGS
+@given(window_geometry(dilated=False))
+def test_max_pool1d_equals_its_textbook_reference(geometry):
+    (n, _, length, c), (_, pool), (_, stride), _, padding = geometry
+    x = np.random.default_rng(2).standard_normal((n, length, c))
+    out, grad, (dx,) = run_ours(MaxPool1d, [x], dict(pool_size=pool, strides=stride,
+                                                     padding=padding))
+    pads, out_hw = padded_geometry((n, 1, length, c), (1, pool), (1, stride), (1, 1), padding)
+    expected = pool_forward_by_hand("max", x[:, None], pads, (1, pool), (1, stride), out_hw)
+    assert_close(out, expected[:, 0], "output")
+    dxp = max_pool2d_backward_reference(pad_spatial(x[:, None], pads, -np.inf), grad[:, None],
+                                        (1, pool), (1, stride))
+    (_, _), (left, _) = pads
+    assert_close(dx, dxp[:, 0, left:left + length], "d x")
+
+
+def test_max_pool_reference_sends_ties_to_the_first_maximum():
+    xp = np.array([[1.0, 3.0], [3.0, 3.0]]).reshape(1, 2, 2, 1)
+    dxp = max_pool2d_backward_reference(xp, np.full((1, 1, 1, 1), 5.0), (2, 2), (2, 2))
+    np.testing.assert_array_equal(dxp[0, :, :, 0], [[0, 5], [0, 0]])

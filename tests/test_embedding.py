@@ -24,7 +24,8 @@ IDS = np.array([[0, 3, 3, 1], [4, 3, 0, 0]])  # repeats: 3 three times, 0 three 
 def test_embedding_op(ids, dtype):
     weight = np.random.default_rng(0).normal(size=(5, 3))
     check_op([], lambda w, i: F.embedding(i, w), lambda w, i: TF.embedding(i, w),
-             inputs=[weight, ids], dtype=dtype)
+             inputs=[weight, ids], dtype=dtype,
+             reference=lambda w, i: np.array([w[k] for k in i.ravel()]).reshape(*i.shape, 3))
 
 
 def test_repeated_ids_accumulate_gradient():

@@ -32,6 +32,23 @@ def channels_last(t):
 # ---------------------------------------------------------------- ops
 
 
+def batch_norm_by_hand(x, gamma=1.0, beta=0.0):
+    """Standardise each channel (last axis) over every other axis with the biased
+    variance, sum((x - mean)^2) / n, then scale and shift."""
+    rows = x.reshape(-1, x.shape[-1])
+    n = len(rows)
+    mean = rows.sum(axis=0) / n
+    var = ((rows - mean) ** 2).sum(axis=0) / n
+    return (x - mean) / np.sqrt(var + EPS) * gamma + beta
+
+
+def layer_norm_by_hand(x, gamma=1.0, beta=0.0):
+    """Standardise each position over its last axis (biased variance), scale and shift."""
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + EPS) * gamma + beta
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape", [(6, 3), (4, 5, 3), (3, 4, 5, 2)], ids=["NC", "NLC", "NHWC"])
 def test_batch_norm_op_training(shape, dtype):
@@ -40,12 +57,14 @@ def test_batch_norm_op_training(shape, dtype):
              lambda x, g, b: F.batch_norm(x, gamma=g, beta=b, training=True, epsilon=EPS),
              lambda x, g, b: channels_last(TF.batch_norm(channels_first(x), None, None, g, b,
                                                          training=True, eps=EPS)),
-             dtype=dtype, rtol=1e-4 if dtype == np.float32 else None)
+             dtype=dtype, rtol=1e-4 if dtype == np.float32 else None,
+             reference=batch_norm_by_hand)
 
 
 def test_batch_norm_op_without_affine():
     check_op([(5, 4)], lambda x: F.batch_norm(x, training=True, epsilon=EPS),
-             lambda x: TF.batch_norm(x, None, None, training=True, eps=EPS))
+             lambda x: TF.batch_norm(x, None, None, training=True, eps=EPS),
+             reference=batch_norm_by_hand)
 
 
 def test_batch_norm_op_inference():
@@ -55,7 +74,8 @@ def test_batch_norm_op_inference():
              lambda x, g, b: F.batch_norm(x, mean, var, g, b, training=False, epsilon=EPS),
              lambda x, g, b: channels_last(TF.batch_norm(
                  channels_first(x), torch.tensor(mean), torch.tensor(var), g, b,
-                 training=False, eps=EPS)))
+                 training=False, eps=EPS)),
+             reference=lambda x, g, b: (x - mean) / np.sqrt(var + EPS) * g + b)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -64,12 +84,12 @@ def test_layer_norm_op(shape, dtype):
     c = shape[-1]
     check_op([shape, (c,), (c,)], lambda x, g, b: F.layer_norm(x, g, b, epsilon=EPS),
              lambda x, g, b: TF.layer_norm(x, (c,), g, b, eps=EPS), dtype=dtype,
-             rtol=1e-4 if dtype == np.float32 else None)
+             rtol=1e-4 if dtype == np.float32 else None, reference=layer_norm_by_hand)
 
 
 def test_layer_norm_op_without_affine():
     check_op([(3, 4)], lambda x: F.layer_norm(x, epsilon=EPS),
-             lambda x: TF.layer_norm(x, (4,), eps=EPS))
+             lambda x: TF.layer_norm(x, (4,), eps=EPS), reference=layer_norm_by_hand)
 
 
 def test_batch_norm_gives_batch_statistics():

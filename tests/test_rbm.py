@@ -11,6 +11,7 @@ import chainrule as cr
 from chainrule.demo.runner import load_example as _load_example
 from chainrule.io import ModelFormatError
 from chainrule.unsupervised import RBM
+from chainrule.unsupervised.rbm import cd_k_reference
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
@@ -101,6 +102,30 @@ def test_cd_k_runs_k_gibbs_steps():
     rbm3.fit(v, epochs=3, batch_size=2, lr=0.1, k=3)
     assert np.all(np.isfinite(rbm3.W))
     assert not np.allclose(rbm1.W, rbm3.W)
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("n_visible,n_hidden,batch", [(5, 3, 4), (12, 7, 6), (2, 9, 1)])
+def test_cd_k_update_equals_the_textbook_reference(n_visible, n_hidden, batch, k, persistent):
+    rbm, _ = tiny_rbm(n_visible, n_hidden, seed=n_visible)
+    rng = np.random.default_rng(batch)
+    batches = (rng.random((3, batch, n_visible)) < 0.5).astype(np.float64)
+    chains = (rng.random((batch, n_hidden)) < 0.5).astype(np.float64) if persistent else None
+    rbm._chains = None if chains is None else chains.copy()
+    W, bv, bh = rbm.W.copy(), rbm.visible_bias.copy(), rbm.hidden_bias.copy()
+    cr.manual_seed(11)
+    rbm._train_batches(batches, 0.3, k, persistent)
+    draws = np.random.default_rng(11)  # the stream _train_batches draws from, in its order
+    u_hidden = draws.random((3, k, batch, n_hidden))
+    u_visible = draws.random((3, k, batch, n_visible))
+    for i in range(3):
+        W, bv, bh, chains = cd_k_reference(W, bv, bh, batches[i], 0.3, u_hidden[i],
+                                           u_visible[i], chains)
+    for got, want in zip((rbm.W, rbm.visible_bias, rbm.hidden_bias), (W, bv, bh)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    if persistent:
+        np.testing.assert_array_equal(rbm._chains, chains)
 
 
 def test_training_lowers_reconstruction_error_and_raises_pseudo_likelihood():

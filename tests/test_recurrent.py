@@ -8,14 +8,30 @@ Every case runs twice: through the fused op (built-in activations) and through t
 step-by-step Tensor-op path (the same activations passed as lambdas).
 """
 
+import gc
+import tracemalloc
+import weakref
+
 import numpy as np
 import pytest
 from helpers import assert_close
 
 import chainrule as cr
+import chainrule.ops.recurrent as recurrent_ops
 from chainrule.autograd import topological_order
 from chainrule.layers import GRU, LSTM, Dense, SimpleRNN
-from chainrule.ops.recurrent import GRUSequence, LSTMSequence, SimpleRNNSequence
+from chainrule.ops.recurrent import (
+    GRUSequence,
+    LSTMSequence,
+    SimpleRNNSequence,
+    Workspace,
+    gru_bptt_reference,
+    gru_reference,
+    lstm_bptt_reference,
+    lstm_reference,
+    simple_rnn_bptt_reference,
+    simple_rnn_reference,
+)
 
 N, T, F, UNITS = 3, 4, 5, 6
 TOL = 1e-8
@@ -339,3 +355,223 @@ def test_outputs_survive_later_calls_and_graph_can_be_retained(seq):
     layer.kernel.grad = None
     loss.backward()
     assert_close(layer.kernel.grad.numpy(), first, rtol=1e-12, atol=1e-12, what="retained")
+
+
+# ---------------------------------------------------------------- scratch memory (issue 16.4)
+
+
+def test_no_module_level_scratch_pool():
+    assert not [name for name, v in vars(recurrent_ops).items() if isinstance(v, Workspace)]
+
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+def test_scratch_memory_lives_and_dies_with_the_layer(kind):
+    x = np.random.default_rng(0).standard_normal((32, 20, 8)).astype(np.float32)
+    make = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}[kind]
+    make(64)(x)  # anything built once per process (registries) before measuring
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        layer = make(64)
+        for _ in range(2):
+            layer(x).sum().backward()
+        held = layer._workspace.nbytes
+        workspace = weakref.ref(layer._workspace)
+        del layer
+        gc.collect()
+        leftover = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held > 2**18, "the layer recycles its scratch arrays from call to call"
+    assert workspace() is None
+    assert leftover < 2**16, f"{leftover} bytes outlive the layer"
+
+
+def test_fused_op_without_a_workspace_allocates_fresh_arrays():
+    rng = np.random.default_rng(1)
+    args = _tiny(rng, (2, 3, 4), (4, 5), (5, 5), (5,), (2, 5))
+    SimpleRNNSequence.apply(*args).sum().backward()  # no workspace: nothing is kept
+    pool = Workspace()
+    SimpleRNNSequence.apply(*args, workspace=pool).sum().backward()
+    assert pool.nbytes > 0
+
+
+# ---------------------------------------------------------------- the textbook references
+# Each fused op (forward and BPTT) against the plain step-by-step version beside it.
+
+SIZES = [(3, 4, 5, 6), (1, 1, 2, 3), (2, 7, 1, 4)]  # N, T, F, u
+
+
+def _fused_and_reference(op, arrays, options, sequences, states=1, seed=0):
+    """Run the fused op on float64 tensors and backprop a random gradient of its output.
+    -> (output, input gradients, per-step output gradients (states, N, T, u))."""
+    tensors = [None if a is None else cr.tensor(a, requires_grad=True) for a in arrays]
+    out = op.apply(*tensors, sequences=sequences, **options)
+    grad = np.random.default_rng(seed).standard_normal(out.shape)
+    out.backward(grad)
+    grads = [None if t is None else t.grad.data for t in tensors]
+    per_step = grad.reshape(states, *grad.shape[-3 if sequences else -2:])
+    if not sequences:  # the loss reads only the last step
+        n, u = per_step.shape[1:]
+        per_step = np.concatenate([np.zeros((states, n, arrays[0].shape[1] - 1, u)),
+                                   per_step[:, :, None]], axis=2)
+    return out.data, grads, per_step
+
+
+def _weights(rng, n, t, f, u, gates, bias_shape):
+    return (rng.uniform(-1, 1, (n, t, f)), rng.uniform(-0.7, 0.7, (f, gates * u)),
+            rng.uniform(-0.7, 0.7, (u, gates * u)),
+            None if bias_shape is None else rng.uniform(-0.5, 0.5, bias_shape),
+            rng.uniform(-1, 1, (n, u)))
+
+
+def _assert_all_close(got, expected, names):
+    for g, e, name in zip(got, expected, names):
+        if g is not None:
+            assert_close(g, e, rtol=1e-10, atol=1e-12, what=name)
+
+
+GRAD_NAMES = ("dx", "dkernel", "drecurrent_kernel", "dbias", "dh0", "dc0")
+
+
+@pytest.mark.parametrize("sequences", [True, False])
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "linear"])
+@pytest.mark.parametrize("size", SIZES, ids=str)
+def test_simple_rnn_op_equals_its_reference(size, activation, use_bias, sequences):
+    n, t, f, u = size
+    x, w, rw, b, h0 = _weights(np.random.default_rng(u), n, t, f, u, 1, (u,) if use_bias else None)
+    out, grads, (dhs,) = _fused_and_reference(
+        SimpleRNNSequence, [x, w, rw, b, h0], dict(activation=activation), sequences)
+    hs = simple_rnn_reference(x, w, rw, b, h0, activation)
+    assert_close(out, hs if sequences else hs[:, -1], rtol=1e-12, atol=1e-12, what="output")
+    _assert_all_close(grads, simple_rnn_bptt_reference(x, w, rw, h0, hs, dhs, activation),
+                      GRAD_NAMES)
+
+
+@pytest.mark.parametrize("sequences", [True, False])
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("activations", [("tanh", "sigmoid"), ("relu", "tanh"),
+                                         ("linear", "sigmoid")])
+@pytest.mark.parametrize("size", SIZES, ids=str)
+def test_lstm_op_equals_its_reference(size, activations, use_bias, sequences):
+    n, t, f, u = size
+    rng = np.random.default_rng(u + 1)
+    x, w, rw, b, h0 = _weights(rng, n, t, f, u, 4, (4 * u,) if use_bias else None)
+    c0 = rng.uniform(-1, 1, (n, u))
+    options = dict(activation=activations[0], recurrent_activation=activations[1])
+    out, grads, (dhs, dcs) = _fused_and_reference(LSTMSequence, [x, w, rw, b, h0, c0], options,
+                                                  sequences, states=2)
+    forward = lstm_reference(x, w, rw, b, h0, c0, *activations)
+    expected = np.stack(forward[:2]) if sequences else np.stack(forward[:2])[:, :, -1]
+    assert_close(out, expected, rtol=1e-12, atol=1e-12, what="output")
+    _assert_all_close(grads, lstm_bptt_reference(x, w, rw, h0, c0, forward, dhs, dcs,
+                                                 *activations), GRAD_NAMES)
+
+
+@pytest.mark.parametrize("sequences", [True, False])
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("reset_after", [True, False])
+@pytest.mark.parametrize("activations", [("tanh", "sigmoid"), ("relu", "linear")])
+@pytest.mark.parametrize("size", SIZES, ids=str)
+def test_gru_op_equals_its_reference(size, activations, reset_after, use_bias, sequences):
+    n, t, f, u = size
+    bias_shape = ((2, 3 * u) if reset_after else (3 * u,)) if use_bias else None
+    x, w, rw, b, h0 = _weights(np.random.default_rng(u + 2), n, t, f, u, 3, bias_shape)
+    options = dict(activation=activations[0], recurrent_activation=activations[1],
+                   reset_after=reset_after)
+    out, grads, (dhs,) = _fused_and_reference(GRUSequence, [x, w, rw, b, h0], options,
+                                              sequences)
+    forward = gru_reference(x, w, rw, b, h0, *activations, reset_after)
+    assert_close(out, forward[0] if sequences else forward[0][:, -1], rtol=1e-12, atol=1e-12,
+                 what="output")
+    _assert_all_close(grads, gru_bptt_reference(x, w, rw, h0, forward, dhs, *activations,
+                                                reset_after), GRAD_NAMES)
+
+
+# ---------------------------------------------------------------- by hand, in NumPy
+# Each layer's equations written out gate by gate in Keras' order, two time steps from
+# zero states, against the layer (fused op and step-by-step path).
+
+
+def sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def _by_hand_weights(gates, seed):
+    """Per-gate blocks W_g (F, u), U_g (u, u), b_g (u,) for F = 4 features, u = UNITS."""
+    rng = np.random.default_rng(seed)
+    return ([rng.uniform(-0.8, 0.8, (4, UNITS)) for _ in range(gates)],
+            [rng.uniform(-0.8, 0.8, (UNITS, UNITS)) for _ in range(gates)],
+            [rng.uniform(-0.5, 0.5, UNITS) for _ in range(gates)])
+
+
+def _run_loaded(kind, fused, W, U, b, **options):
+    """The layer in float64 with Keras-layout weights: the gate blocks side by side."""
+    cr.set_default_dtype(np.float64)  # put back after the test (conftest)
+    layer = _layer(kind, fused, return_state=True, **options)
+    layer(X2)  # build
+    layer.kernel.data[...] = np.concatenate(W, axis=1)
+    layer.recurrent_kernel.data[...] = np.concatenate(U, axis=1)
+    layer.bias.data[...] = np.concatenate(b, axis=-1)
+    return [t.data for t in layer(X2)]
+
+
+X2 = np.random.default_rng(20).uniform(-1, 1, (3, 2, 4))  # N = 3, T = 2, F = 4
+H0 = np.zeros((3, UNITS))
+BY_HAND = dict(rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composite"])
+def test_lstm_two_steps_by_hand(fused):
+    (Wi, Wf, Wc, Wo), (Ui, Uf, Uc, Uo), (bi, bf, bc, bo) = _by_hand_weights(4, 21)
+    bf = bf + 1.0  # a forget bias well away from 0, as unit_forget_bias starts it
+    h, c = H0, H0
+    for t in range(2):
+        x = X2[:, t]
+        i = sigmoid(x @ Wi + h @ Ui + bi)  # input gate
+        f = sigmoid(x @ Wf + h @ Uf + bf)  # forget gate
+        g = np.tanh(x @ Wc + h @ Uc + bc)  # candidate cell
+        o = sigmoid(x @ Wo + h @ Uo + bo)  # output gate
+        c = f * c + i * g
+        h = o * np.tanh(c)
+    out, h_out, c_out = _run_loaded("LSTM", fused, [Wi, Wf, Wc, Wo], [Ui, Uf, Uc, Uo],
+                                    [bi, bf, bc, bo])
+    for got, want, name in ((out, h, "output"), (h_out, h, "h"), (c_out, c, "c")):
+        assert_close(got, want, what=name, **BY_HAND)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composite"])
+def test_simple_rnn_two_steps_by_hand(fused):
+    (W,), (U,), (b,) = _by_hand_weights(1, 22)
+    h = H0
+    for t in range(2):
+        h = np.tanh(X2[:, t] @ W + h @ U + b)
+    out, h_out = _run_loaded("SimpleRNN", fused, [W], [U], [b])
+    assert_close(out, h, what="output", **BY_HAND)
+    assert_close(h_out, h, what="h", **BY_HAND)
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composite"])
+def test_gru_two_steps_by_hand(fused, reset_after):
+    (Wz, Wr, Wh), (Uz, Ur, Uh), b_in = _by_hand_weights(3, 23)
+    b_rec = _by_hand_weights(3, 24)[2] if reset_after else None
+    h = H0
+    for t in range(2):
+        x = X2[:, t]
+        if reset_after:  # r scales the recurrent product, bias included
+            z = sigmoid(x @ Wz + b_in[0] + h @ Uz + b_rec[0])
+            r = sigmoid(x @ Wr + b_in[1] + h @ Ur + b_rec[1])
+            candidate = np.tanh(x @ Wh + b_in[2] + r * (h @ Uh + b_rec[2]))
+        else:  # r scales the state
+            z = sigmoid(x @ Wz + h @ Uz + b_in[0])
+            r = sigmoid(x @ Wr + h @ Ur + b_in[1])
+            candidate = np.tanh(x @ Wh + (r * h) @ Uh + b_in[2])
+        h = z * h + (1 - z) * candidate
+    bias = [np.stack([bi, br]) for bi, br in zip(b_in, b_rec)] if reset_after else b_in
+    out, h_out = _run_loaded("GRU", fused, [Wz, Wr, Wh], [Uz, Ur, Uh], bias,
+                             reset_after=reset_after)
+    assert_close(out, h, what="output", **BY_HAND)
+    assert_close(h_out, h, what="h", **BY_HAND)

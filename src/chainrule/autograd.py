@@ -83,7 +83,9 @@ class GradcheckError(AssertionError):
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum ``grad`` over the axes that broadcasting added or stretched, back to ``shape``.
 
-    (3, 5, 4) -> (5, 4) sums axis 0; (5, 4) -> (5, 1) sums axis 1 keeping it.
+    (3, 5, 4) -> (5, 4) sums axis 0; (5, 4) -> (5, 1) sums axis 1 keeping it;
+    (3,) -> () sums everything. Always returns an array, 0-d included (a NumPy sum
+    down to 0-d gives a scalar).
     """
     if grad.shape == shape:
         return grad
@@ -93,7 +95,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
-    return grad.reshape(shape)
+    return np.asarray(grad).reshape(shape)
 
 
 # ---------------------------------------------------------------- Function
@@ -220,6 +222,8 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False,
         for parent, g, needs in zip(fn.parents, grads, fn.needs_input_grad):
             if not needs or g is None:
                 continue
+            if not isinstance(g, np.ndarray):  # NumPy arithmetic on 0-d arrays gives scalars
+                g = np.asarray(g)
             node = isinstance(parent, Function)
             expected = parent.output_shape if node else parent.data.shape
             if g.shape != expected:
@@ -237,7 +241,7 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False,
             elif key in owned:
                 np.add(previous, g, out=previous)
             else:
-                pending[key] = previous + g
+                pending[key] = np.asarray(previous + g)  # an array even when 0-d
                 owned.add(key)
         if not retain_graph:
             fn.release()

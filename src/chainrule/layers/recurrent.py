@@ -18,7 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, initializers
-from ..ops.recurrent import ACTIVATIONS, GRUSequence, LSTMSequence, SimpleRNNSequence
+from ..ops.recurrent import (
+    ACTIVATIONS,
+    GRUSequence,
+    LSTMSequence,
+    SimpleRNNSequence,
+    Workspace,
+)
 from ..tensor import Tensor, stack
 from .base import Layer, to_tensor
 
@@ -58,6 +64,8 @@ class _RNN(Layer):
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.kernel = self.recurrent_kernel = self.bias = None
+        # the fused op's scratch arrays, reused call to call and freed with the layer
+        self._workspace = Workspace()
         super().__init__(**kwargs)
 
     # ------------------------------------------------------------ weights
@@ -203,7 +211,8 @@ class SimpleRNN(_RNN):
     def _fused(self, x: Tensor, states: list) -> tuple:
         out = SimpleRNNSequence.apply(x, self.kernel, self.recurrent_kernel, self.bias,
                                       states[0], activation=self._activation_names()[0],
-                                      sequences=self.return_sequences)
+                                      sequences=self.return_sequences,
+                                      workspace=self._workspace)
         return out, [self._last(out)]
 
     def _step(self, z: Tensor, states: list) -> list:
@@ -248,7 +257,7 @@ class LSTM(_GatedRNN):
         out = LSTMSequence.apply(x, self.kernel, self.recurrent_kernel, self.bias, *states,
                                  activation=activation,
                                  recurrent_activation=recurrent_activation,
-                                 sequences=self.return_sequences)
+                                 sequences=self.return_sequences, workspace=self._workspace)
         h = out[0]
         return h, [self._last(h), self._last(out[1])]
 
@@ -306,7 +315,8 @@ class GRU(_GatedRNN):
         out = GRUSequence.apply(x, self.kernel, self.recurrent_kernel, self.bias, states[0],
                                 activation=activation,
                                 recurrent_activation=recurrent_activation,
-                                reset_after=self.reset_after, sequences=self.return_sequences)
+                                reset_after=self.reset_after, sequences=self.return_sequences,
+                                workspace=self._workspace)
         return out, [self._last(out)]
 
     def _step(self, z: Tensor, states: list) -> list:

@@ -18,7 +18,9 @@ Backward, with G the output gradient as a (N*OH*OW, Cout) matrix:
     [dkernel; dbias] = [cols, 1]^T @ G          (one GEMM for both)
     dx      = col2im(kernel @ G^T)              (one GEMM, then a scatter-add over the
                                                  kh*kw kernel offsets)
-The scatter-add beat the other formulation, dx as a "full" convolution (im2col of
+``im2col_reference`` and ``col2im_reference`` below write both as plain loops
+(read them first); tests check the fast versions against them. The scatter-add
+beat the other formulation, dx as a "full" convolution (im2col of
 the zero-padded, stride-dilated G against the flipped kernel, one GEMM): that
 copies kh*kw times more data and ran 2.5x (LeNet conv2) to 5x (a 1-channel
 28x28 input) slower on one thread.
@@ -160,6 +162,43 @@ def col2im(grad2d: np.ndarray, kernel2d: np.ndarray, padded_shape: tuple, window
                 cols = slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
                 dxp[:, :, rows, cols] += blocks[i, j]
     return dxp.reshape(c, n, hp, wp).transpose(1, 2, 3, 0)
+
+
+# ---------------------------------------------------------------- textbook references
+# The two functions above, written the way a textbook does: one loop over output
+# positions and kernel taps, batch and channels at once. Slow; tests check the fast
+# versions against them (tests/test_conv_ops.py), and they are the place to read first.
+
+
+def im2col_reference(xp: np.ndarray, window: tuple, out_hw: tuple, strides: tuple,
+                     dilation: tuple) -> np.ndarray:
+    """Row (n, y, x) of the column matrix is the receptive field of output (y, x) of image n:
+    xp[n, y*sh + i*dh, x*sw + j*dw, c] in (i, j, c) order. -> (N*OH*OW, kh*kw*C)."""
+    n, _, _, c = xp.shape
+    (kh, kw), (oh, ow), (sh, sw), (dh, dw) = window, out_hw, strides, dilation
+    cols = np.empty((n, oh, ow, kh, kw, c), dtype=xp.dtype)
+    for y in range(oh):
+        for x in range(ow):
+            for i in range(kh):
+                for j in range(kw):
+                    cols[:, y, x, i, j] = xp[:, y * sh + i * dh, x * sw + j * dw]
+    return cols.reshape(n * oh * ow, kh * kw * c)
+
+
+def col2im_reference(dcols: np.ndarray, padded_shape: tuple, window: tuple, out_hw: tuple,
+                     strides: tuple, dilation: tuple) -> np.ndarray:
+    """The adjoint of :func:`im2col_reference`: each entry of the column gradient dcols
+    (N*OH*OW, kh*kw*C) is added back to the padded input position it was read from."""
+    n, _, _, c = padded_shape
+    (kh, kw), (oh, ow), (sh, sw), (dh, dw) = window, out_hw, strides, dilation
+    blocks = dcols.reshape(n, oh, ow, kh, kw, c)
+    dxp = np.zeros(padded_shape, dtype=dcols.dtype)
+    for y in range(oh):
+        for x in range(ow):
+            for i in range(kh):
+                for j in range(kw):
+                    dxp[:, y * sh + i * dh, x * sw + j * dw] += blocks[:, y, x, i, j]
+    return dxp
 
 
 def _check_conv(op: str, x, kernel, bias, spatial: int) -> None:

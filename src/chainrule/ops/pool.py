@@ -16,6 +16,8 @@ Gradients: max pooling sends each window's gradient to the *first* maximal eleme
 in row-major window order (never split across ties); average pooling spreads it
 evenly over the elements of the window that lie inside the input ("same" padding
 is excluded from the count, as Keras). Overlapping windows accumulate.
+``max_pool2d_backward_reference`` and ``avg_pool2d_backward_reference`` at the end
+write both backwards as a plain loop over windows; tests check the ops against them.
 """
 
 import numpy as np
@@ -177,3 +179,45 @@ class MaxPool1d(MaxPool2d):
 
     def backward(self, grad):
         return super().backward(grad[:, None])[:, 0]
+
+
+# ---------------------------------------------------------------- textbook references
+# The two backward passes above, one window at a time (batch and channels at once).
+# Slow; tests check the ops against them (tests/test_conv_ops.py).
+
+
+def _window_slices(y: int, x: int, pool: tuple, strides: tuple) -> tuple:
+    return (slice(y * strides[0], y * strides[0] + pool[0]),
+            slice(x * strides[1], x * strides[1] + pool[1]))
+
+
+def max_pool2d_backward_reference(xp: np.ndarray, grad: np.ndarray, pool: tuple,
+                                  strides: tuple) -> np.ndarray:
+    """d loss / d xp for max pooling of padded xp (N, Hp, Wp, C): each window's gradient
+    grad[n, y, x, c] goes to the window's first maximum in row-major order."""
+    n, oh, ow, c = grad.shape
+    batch, channel = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")
+    dxp = np.zeros(xp.shape, dtype=grad.dtype)
+    for y in range(oh):
+        for x in range(ow):
+            rows, cols = _window_slices(y, x, pool, strides)
+            first = xp[:, rows, cols].reshape(n, -1, c).argmax(axis=1)  # (N, C)
+            i, j = np.divmod(first, pool[1])
+            dxp[batch, rows.start + i, cols.start + j, channel] += grad[:, y, x]
+    return dxp
+
+
+def avg_pool2d_backward_reference(grad: np.ndarray, x_shape: tuple, pads: tuple, pool: tuple,
+                                  strides: tuple) -> np.ndarray:
+    """d loss / d x for average pooling: each window's gradient is shared equally by the
+    elements of the window that lie inside x (N, H, W, C); ``pads`` as ``padding_amounts``."""
+    (top, _), (left, _) = pads
+    dx = np.zeros(x_shape, dtype=grad.dtype)
+    for y in range(grad.shape[1]):
+        for x in range(grad.shape[2]):
+            rows, cols = _window_slices(y, x, pool, strides)
+            rows = slice(max(rows.start - top, 0), min(rows.stop - top, x_shape[1]))
+            cols = slice(max(cols.start - left, 0), min(cols.stop - left, x_shape[2]))
+            count = (rows.stop - rows.start) * (cols.stop - cols.start)
+            dx[:, rows, cols] += grad[:, y, x, None, None] / count
+    return dx

@@ -21,7 +21,9 @@ the strided column blocks of an (N, G*u) array). The per-step product is then
 for row vectors as Keras does, hold column by column.
 
 Activation derivatives are taken from the activation's output y (tanh' = 1 - y^2,
-sigmoid' = y (1 - y)), so only outputs are stored.
+sigmoid' = y (1 - y)), so only outputs are stored. Scratch arrays come from the
+``workspace`` the calling layer owns (see :class:`Workspace`), never from a
+module-level pool.
 """
 
 from __future__ import annotations
@@ -71,15 +73,17 @@ def _row_sums(a: np.ndarray) -> np.ndarray:
     return a @ np.ones(a.shape[1], dtype=a.dtype)
 
 
-class _ScratchPool:
-    """Large arrays recycled from one call to the next.
+class Workspace:
+    """Large scratch arrays recycled from one call of an op to the next.
 
     A freshly allocated multi-megabyte array costs a page fault per 4 KiB page on
     first touch (up to 5 ms of a 20 ms LSTM training step at batch 64, T=50, 128
-    units, measured). The
-    arrays only an op itself sees (gates, gate gradients) come from here and go back
-    once backward has run (``release``); outputs never do. Bounded: when full, it
-    is emptied and refilled, so shapes that stop occurring do not pin memory.
+    units, measured). The arrays only an op itself sees (gates, gate gradients)
+    come from the workspace passed to the op and go back once backward has run
+    (``release``); outputs never do. Each recurrent layer owns one, so the memory
+    lives exactly as long as the layer; an op called without one allocates fresh
+    arrays. Bounded: when more than ``limit_bytes`` would be kept, it is emptied
+    and refilled, so shapes that stop occurring do not pin memory.
     """
 
     def __init__(self, limit_bytes: int = 256 * 2**20):
@@ -103,20 +107,23 @@ class _ScratchPool:
             self.nbytes += array.nbytes
 
 
-_POOL = _ScratchPool()
-
-
 class _Recurrence(Function):
     """Shared plumbing: scratch arrays, the input projection, outputs and gradients."""
 
+    workspace: Workspace | None = None  # set by forward from its ``workspace`` option
+
     def _scratch(self, shape: tuple, dtype) -> np.ndarray:
-        """An uninitialised array private to this op, recycled after backward."""
-        array = _POOL.empty(shape, dtype)
+        """An uninitialised array private to this op, recycled after backward when the op
+        was given a workspace."""
+        if self.workspace is None:
+            return np.empty(shape, dtype=dtype)
+        array = self.workspace.empty(shape, dtype)
         vars(self).setdefault("scratch", []).append(array)
         return array
 
     def release(self) -> None:
-        _POOL.give(vars(self).get("scratch", ()))
+        if self.workspace is not None:
+            self.workspace.give(vars(self).get("scratch", ()))
         super().release()
 
     def _project(self, x, kernel, bias):
@@ -186,13 +193,15 @@ class _Recurrence(Function):
 class SimpleRNNSequence(_Recurrence):
     """h_t = a(x_t W + h_{t-1} U + b);  BPTT: dz_t = (dh_t + dz_{t+1} U^T) a'(h_t).
 
-    forward(x, kernel, recurrent_kernel, bias, h0, activation="tanh", sequences=False):
+    forward(x, kernel, recurrent_kernel, bias, h0, activation="tanh", sequences=False,
+    workspace=None):
     kernel (F, u), recurrent_kernel (u, u), bias (u,) or None, h0 (N, u).
     dW = sum_t x_t^T dz_t,  dU = sum_t h_{t-1}^T dz_t,  db = sum_t dz_t,  dh0 = dz_1 U^T.
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, activation="tanh",
-                sequences=False):
+                sequences=False, workspace=None):
+        self.workspace = workspace
         act = ACTIVATIONS[activation][0]
         z = self._project(x, kernel, bias)
         hs = self._states((z.shape[0] + 1, *h0.shape[::-1]), z.dtype, sequences)
@@ -227,7 +236,8 @@ class LSTMSequence(_Recurrence):
     """Keras LSTM (gates i, f, c, o) over a sequence; returns h and c stacked on axis 0.
 
     forward(x, kernel, recurrent_kernel, bias, h0, c0, activation="tanh",
-    recurrent_activation="sigmoid", sequences=False) -> (2, N, T, u) or (2, N, u).
+    recurrent_activation="sigmoid", sequences=False, workspace=None) -> (2, N, T, u) or
+    (2, N, u).
     With a = activation and s = recurrent_activation, per step:
         [zi, zf, zc, zo] = x_t W + h_{t-1} U + b
         i, f, o = s(zi), s(zf), s(zo);   g = a(zc)
@@ -240,7 +250,8 @@ class LSTMSequence(_Recurrence):
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, c0, activation="tanh",
-                recurrent_activation="sigmoid", sequences=False):
+                recurrent_activation="sigmoid", sequences=False, workspace=None):
+        self.workspace = workspace
         act, ract = ACTIVATIONS[activation][0], ACTIVATIONS[recurrent_activation][0]
         u = h0.shape[-1]
         gates = self._project(x, kernel, bias)  # (T, 4u, N), [i, f, g, o] once activated
@@ -300,7 +311,7 @@ class GRUSequence(_Recurrence):
     """Keras GRU (gates z, r, h) over a sequence; h_t = z h_{t-1} + (1 - z) h~.
 
     forward(x, kernel, recurrent_kernel, bias, h0, activation="tanh",
-    recurrent_activation="sigmoid", reset_after=True, sequences=False). With
+    recurrent_activation="sigmoid", reset_after=True, sequences=False, workspace=None). With
     a = activation, s = recurrent_activation, [xz, xr, xh] = x_t W + b_in:
       reset_after (bias (2, 3u): input row b_in, recurrent row b_rec; torch's nn.GRU):
         [hz, hr, hh] = h_{t-1} U + b_rec;   z = s(xz + hz),  r = s(xr + hr)
@@ -318,7 +329,9 @@ class GRUSequence(_Recurrence):
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, activation="tanh",
-                recurrent_activation="sigmoid", reset_after=True, sequences=False):
+                recurrent_activation="sigmoid", reset_after=True, sequences=False,
+                workspace=None):
+        self.workspace = workspace
         act, ract = ACTIVATIONS[activation][0], ACTIVATIONS[recurrent_activation][0]
         u = h0.shape[-1]
         in_bias = bias[0] if bias is not None and reset_after else bias
@@ -395,3 +408,150 @@ class GRUSequence(_Recurrence):
             du = np.concatenate([self._sum_over_steps(hs[:-1], dz2d[:2 * u]),
                                  self._sum_over_steps(kept, dz2d[2 * u:])], axis=1)
         return dx, dkernel, du, dbias, dh.T
+
+
+# ---------------------------------------------------------------- textbook references
+# The three ops above, written the way a textbook (or Keras' cell) writes them: batch-
+# major arrays, one step at a time, no preallocated buffers or in-place updates.
+# ``*_reference`` runs forward and returns the states and what BPTT needs;
+# ``*_bptt_reference`` takes dL/dh_t for every step (zero where the loss does not read
+# h_t). Slow; tests check the fused ops against them (tests/test_recurrent.py), and
+# they are the place to read first.
+
+PLAIN_ACTIVATIONS = {  # name -> (f(a), f'(a) written from y = f(a))
+    "tanh": (np.tanh, lambda y: 1 - y * y),
+    "sigmoid": (lambda a: 1 / (1 + np.exp(-a)), lambda y: y * (1 - y)),
+    "relu": (lambda a: np.maximum(a, 0), lambda y: (y > 0).astype(y.dtype)),
+    "linear": (lambda a: a, np.ones_like),
+}
+
+
+def _zero_grads(x, kernel, recurrent_kernel):
+    return np.zeros_like(x), np.zeros_like(kernel), np.zeros_like(recurrent_kernel)
+
+
+def simple_rnn_reference(x, kernel, recurrent_kernel, bias, h0, activation="tanh"):
+    """h_t = a(x_t W + h_{t-1} U + b):  x (N, T, F), h0 (N, u) -> hs (N, T, u)."""
+    a = PLAIN_ACTIVATIONS[activation][0]
+    b = 0 if bias is None else bias
+    h, hs = h0, []
+    for t in range(x.shape[1]):
+        h = a(x[:, t] @ kernel + h @ recurrent_kernel + b)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+
+
+def simple_rnn_bptt_reference(x, kernel, recurrent_kernel, h0, hs, dhs, activation="tanh"):
+    """Gradients of ``simple_rnn_reference`` given its hs and dhs = dL/dh_t (N, T, u):
+    -> (dx, dkernel, drecurrent_kernel, dbias, dh0)."""
+    da = PLAIN_ACTIVATIONS[activation][1]
+    dx, dw, du = _zero_grads(x, kernel, recurrent_kernel)
+    db, dh = 0, np.zeros_like(h0)
+    for t in reversed(range(x.shape[1])):
+        h_prev = hs[:, t - 1] if t else h0
+        dz = (dh + dhs[:, t]) * da(hs[:, t])  # through h_t = a(z_t)
+        dx[:, t] = dz @ kernel.T
+        dw, du, db = dw + x[:, t].T @ dz, du + h_prev.T @ dz, db + dz.sum(axis=0)
+        dh = dz @ recurrent_kernel.T
+    return dx, dw, du, db, dh
+
+
+def lstm_reference(x, kernel, recurrent_kernel, bias, h0, c0, activation="tanh",
+                   recurrent_activation="sigmoid"):
+    """Keras LSTM, gates i, f, c, o:  -> (hs, cs, gates): hs, cs (N, T, u) and each
+    step's activated gates (i, f, g, o)."""
+    a, s = PLAIN_ACTIVATIONS[activation][0], PLAIN_ACTIVATIONS[recurrent_activation][0]
+    b, u = 0 if bias is None else bias, h0.shape[1]
+    h, c, hs, cs, gates = h0, c0, [], [], []
+    for t in range(x.shape[1]):
+        z = x[:, t] @ kernel + h @ recurrent_kernel + b
+        i, f, g, o = s(z[:, :u]), s(z[:, u:2 * u]), a(z[:, 2 * u:3 * u]), s(z[:, 3 * u:])
+        c = f * c + i * g
+        h = o * a(c)
+        hs.append(h)
+        cs.append(c)
+        gates.append((i, f, g, o))
+    return np.stack(hs, axis=1), np.stack(cs, axis=1), gates
+
+
+def lstm_bptt_reference(x, kernel, recurrent_kernel, h0, c0, forward, dhs, dcs,
+                        activation="tanh", recurrent_activation="sigmoid"):
+    """Gradients of ``lstm_reference`` given its output ``forward`` and dL/dh_t, dL/dc_t
+    (N, T, u): -> (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0)."""
+    a, da = PLAIN_ACTIVATIONS[activation]
+    ds = PLAIN_ACTIVATIONS[recurrent_activation][1]
+    hs, cs, gates = forward
+    dx, dw, du = _zero_grads(x, kernel, recurrent_kernel)
+    db, dh, dc = 0, np.zeros_like(h0), np.zeros_like(c0)
+    for t in reversed(range(x.shape[1])):
+        i, f, g, o = gates[t]
+        h_prev, c_prev = (hs[:, t - 1], cs[:, t - 1]) if t else (h0, c0)
+        dh, ac = dh + dhs[:, t], a(cs[:, t])
+        dc = dc + dcs[:, t] + dh * o * da(ac)  # through h_t = o a(c_t)
+        dz = np.concatenate([dc * g * ds(i), dc * c_prev * ds(f), dc * i * da(g),
+                             dh * ac * ds(o)], axis=1)  # through c_t = f c_{t-1} + i g
+        dx[:, t] = dz @ kernel.T
+        dw, du, db = dw + x[:, t].T @ dz, du + h_prev.T @ dz, db + dz.sum(axis=0)
+        dh, dc = dz @ recurrent_kernel.T, dc * f
+    return dx, dw, du, db, dh, dc
+
+
+def gru_reference(x, kernel, recurrent_kernel, bias, h0, activation="tanh",
+                  recurrent_activation="sigmoid", reset_after=True):
+    """Keras GRU, gates z, r, h:  h_t = z h_{t-1} + (1 - z) h~  -> (hs, steps): hs
+    (N, T, u) and each step's (z, r, h~, recurrent product). ``bias`` is (2, 3u) (input
+    row, recurrent row) when ``reset_after``, else (3u,)."""
+    a, s = PLAIN_ACTIVATIONS[activation][0], PLAIN_ACTIVATIONS[recurrent_activation][0]
+    u = h0.shape[1]
+    b_in, b_rec = (0, 0) if bias is None else (bias[0], bias[1]) if reset_after else (bias, 0)
+    h, hs, steps = h0, [], []
+    for t in range(x.shape[1]):
+        xz = x[:, t] @ kernel + b_in
+        if reset_after:  # the reset gate scales h U + b_rec
+            rec = h @ recurrent_kernel + b_rec
+            z, r = s(xz[:, :u] + rec[:, :u]), s(xz[:, u:2 * u] + rec[:, u:2 * u])
+            candidate = a(xz[:, 2 * u:] + r * rec[:, 2 * u:])
+        else:  # the reset gate scales h before U_h
+            rec = h @ recurrent_kernel[:, :2 * u]
+            z, r = s(xz[:, :u] + rec[:, :u]), s(xz[:, u:2 * u] + rec[:, u:])
+            candidate = a(xz[:, 2 * u:] + (r * h) @ recurrent_kernel[:, 2 * u:])
+        h = z * h + (1 - z) * candidate
+        hs.append(h)
+        steps.append((z, r, candidate, rec))
+    return np.stack(hs, axis=1), steps
+
+
+def gru_bptt_reference(x, kernel, recurrent_kernel, h0, forward, dhs, activation="tanh",
+                       recurrent_activation="sigmoid", reset_after=True):
+    """Gradients of ``gru_reference`` given its output ``forward`` and dL/dh_t (N, T, u):
+    -> (dx, dkernel, drecurrent_kernel, dbias, dh0); dbias (2, 3u) or (3u,) as the bias."""
+    da = PLAIN_ACTIVATIONS[activation][1]
+    ds = PLAIN_ACTIVATIONS[recurrent_activation][1]
+    hs, steps = forward
+    u = h0.shape[1]
+    dx, dw, du = _zero_grads(x, kernel, recurrent_kernel)
+    db_in, db_rec, dh = 0, 0, np.zeros_like(h0)
+    for t in reversed(range(x.shape[1])):
+        z, r, candidate, rec = steps[t]
+        h_prev = hs[:, t - 1] if t else h0
+        dh = dh + dhs[:, t]
+        dz = dh * (h_prev - candidate) * ds(z)  # d(pre-activation of z)
+        dcand = dh * (1 - z) * da(candidate)  # d(pre-activation of h~)
+        dh_prev = dh * z
+        if reset_after:
+            dr = dcand * rec[:, 2 * u:] * ds(r)
+            drec = np.concatenate([dz, dr, dcand * r], axis=1)  # d(h U + b_rec)
+            du, db_rec = du + h_prev.T @ drec, db_rec + drec.sum(axis=0)
+            dh_prev = dh_prev + drec @ recurrent_kernel.T
+        else:
+            d_rh = dcand @ recurrent_kernel[:, 2 * u:].T  # d(r h)
+            dr = d_rh * h_prev * ds(r)
+            dzr = np.concatenate([dz, dr], axis=1)
+            du[:, :2 * u] += h_prev.T @ dzr
+            du[:, 2 * u:] += (r * h_prev).T @ dcand
+            dh_prev = dh_prev + d_rh * r + dzr @ recurrent_kernel[:, :2 * u].T
+        dxz = np.concatenate([dz, dr, dcand], axis=1)  # d(x W + b_in)
+        dx[:, t] = dxz @ kernel.T
+        dw, db_in = dw + x[:, t].T @ dxz, db_in + dxz.sum(axis=0)
+        dh = dh_prev
+    return dx, dw, du, np.stack([db_in, db_rec]) if reset_after else db_in, dh

@@ -10,17 +10,19 @@ from ..autograd import Function
 
 
 def normalize_axes(axis, ndim: int) -> tuple:
-    """``axis`` (None, int or tuple, negatives allowed) as a sorted tuple of axes."""
+    """``axis`` (None, int or tuple, negatives allowed) as a sorted tuple of axes.
+
+    A 0-d tensor accepts axis 0 or -1, as torch does, and reduces over nothing: ().
+    """
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
-    out = []
+    bound = max(ndim, 1)
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -bound <= a < bound:
             raise np.exceptions.AxisError(f"axis {a} is out of bounds for a tensor of "
                                           f"dimension {ndim}")
-        out.append(int(a) % max(ndim, 1))
-    return tuple(sorted(out))
+    return tuple(sorted(int(a) % ndim for a in axes)) if ndim else ()
 
 
 def expand_reduced(grad, shape: tuple, axes: tuple, keepdims: bool):

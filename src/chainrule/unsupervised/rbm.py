@@ -41,6 +41,35 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0, x)
 
 
+def cd_k_reference(W: np.ndarray, visible_bias: np.ndarray, hidden_bias: np.ndarray,
+                   v0: np.ndarray, lr: float, u_hidden: np.ndarray, u_visible: np.ndarray,
+                   chains: np.ndarray | None = None) -> tuple:
+    """One CD-k update written as the textbook does (Hinton's practical guide, §3).
+
+    v0 (B, n_visible) is the batch; u_hidden (k, B, n_hidden) and u_visible (k, B,
+    n_visible) are the uniform draws, a unit being on when its draw is below its
+    probability. CD-k starts the Gibbs chain from h ~ p(h|v0); persistent CD from
+    ``chains`` (B, n_hidden), which then moves on one more step. Returns the new
+    (W, visible_bias, hidden_bias, chains). ``RBM._train_batches`` is the fast version.
+    """
+    def sigmoid(a):
+        return 1 / (1 + np.exp(-a))
+
+    hidden_draws = list(u_hidden)
+    ph0 = sigmoid(v0 @ W + hidden_bias)  # positive phase: p(h | v0)
+    h = (hidden_draws.pop(0) < ph0).astype(v0.dtype) if chains is None else chains
+    for u_v in u_visible:  # k steps of Gibbs sampling: v ~ p(v | h), then h ~ p(h | v)
+        v = (u_v < sigmoid(h @ W.T + visible_bias)).astype(v0.dtype)
+        phk = sigmoid(v @ W + hidden_bias)
+        if hidden_draws:
+            h = (hidden_draws.pop(0) < phk).astype(v0.dtype)
+    step = lr / len(v0)  # the batch mean of <v h>_data - <v h>_model
+    return (W + step * (v0.T @ ph0 - v.T @ phk),
+            visible_bias + step * (v0 - v).sum(axis=0),
+            hidden_bias + step * (ph0 - phk).sum(axis=0),
+            None if chains is None else h)
+
+
 class RBM:
     """A Bernoulli RBM with ``n_visible`` binary visible and ``n_hidden`` binary hidden units.
 
@@ -172,9 +201,11 @@ class RBM:
                        persistent: bool) -> None:
         """CD-k updates for ``batches`` (n_batches, B, n_visible), one after another.
 
-        The positive and negative statistics share one GEMM: with V = [v₀; vₖ]
-        and H = [p(h|v₀); -p(h|vₖ)] stacked along the batch axis, Vᵀ H is
-        v₀ᵀ p(h|v₀) - vₖᵀ p(h|vₖ).
+        :func:`cd_k_reference` is the same update written plainly; this version
+        draws the random numbers for many batches at once, reuses its buffers, and
+        shares one GEMM between the positive and negative statistics: with
+        V = [v₀; vₖ] and H = [p(h|v₀); -p(h|vₖ)] stacked along the batch axis, Vᵀ H
+        is v₀ᵀ p(h|v₀) - vₖᵀ p(h|vₖ).
         """
         W, bv, bh, dtype = self.W, self.visible_bias, self.hidden_bias, self.W.dtype
         n_batches, B, n_vis = batches.shape
