@@ -17,15 +17,6 @@ _spec = importlib.util.spec_from_file_location("mutation_check",
 harness = sys.modules["mutation_check"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(harness)
 
-# optim/ is being rewritten with NumPy reference tests for each update rule; until that
-# lands these survive. strict: once caught they XPASS and fail, so this mark goes too.
-OPTIMIZER_MUTATIONS = {"adam_bias_correction_off", "rmsprop_without_eps",
-                       "sgd_momentum_ignores_dampening"}
-AWAITING_OPTIM_TESTS = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="test_optim.py has no NumPy reference for this update rule yet (optim rewrite)")
-
-
 def test_every_mutation_still_applies_to_the_code(tmp_path):
     for mutation in harness.MUTATIONS:
         target = tmp_path / mutation.path
@@ -45,9 +36,7 @@ def test_a_mutation_whose_old_text_is_gone_is_an_error(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mutation", [
-    pytest.param(m, id=m.name, marks=AWAITING_OPTIM_TESTS if m.name in OPTIMIZER_MUTATIONS
-                 else ()) for m in harness.MUTATIONS])
+@pytest.mark.parametrize("mutation", harness.MUTATIONS, ids=lambda m: m.name)
 def test_mutation_fails_a_test_without_torch(mutation):
     outcome = harness.check(mutation, mutation.tests)
     assert outcome.caught, f"{mutation.name}: every test in {mutation.tests} still passes"
