@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .registry import Registry
+
 
 def _array(x) -> np.ndarray:
     return np.asarray(getattr(x, "data", x))
@@ -274,7 +276,7 @@ class MeanAbsoluteError(MeanMetricWrapper):
         super().__init__(mean_absolute_error, name)
 
 
-_REGISTRY: dict[str, type] = {
+METRICS = Registry("metric", {
     "accuracy": Accuracy, "acc": Accuracy,
     "binary_accuracy": BinaryAccuracy,
     "categorical_accuracy": CategoricalAccuracy,
@@ -282,8 +284,7 @@ _REGISTRY: dict[str, type] = {
     "precision": Precision, "recall": Recall, "auc": AUC,
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
-}
-_CLASSES = {cls.__name__: cls for cls in _REGISTRY.values()}
+}, hint="(or pass a Metric or a function)")
 
 
 def get(identifier) -> Metric:
@@ -294,19 +295,13 @@ def get(identifier) -> Metric:
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, dict):
-        cls = _CLASSES.get(identifier.get("class_name"))
         config = identifier.get("config", {})
-        if cls is None or not isinstance(config, dict):
-            raise ValueError(f"Unknown metric config {identifier!r:.200}; class_name must be "
-                             f"one of {sorted(_CLASSES)}.")
-        return cls(**config)
+        if not isinstance(config, dict):
+            raise ValueError(f"Metric config {identifier!r:.200}: `config` must be a dict.")
+        return METRICS.lookup(identifier.get("class_name"))(**config)
     if isinstance(identifier, str):
-        if identifier in _REGISTRY:
-            return _REGISTRY[identifier](name=identifier)
-        if identifier in _CLASSES:
-            return _CLASSES[identifier]()
-        raise ValueError(f"Unknown metric {identifier!r}; choose one of "
-                         f"{sorted(_REGISTRY)}, a Metric or a function.")
+        cls = METRICS.lookup(identifier)
+        return cls() if identifier == cls.__name__ else cls(name=identifier)
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if callable(identifier):
