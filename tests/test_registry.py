@@ -59,3 +59,15 @@ def test_layers_and_registered_models_share_one_registry():
     assert LAYER_REGISTRY.lookup("Autoencoder") is cr.unsupervised.Autoencoder
     with pytest.raises(cr.io.ModelFormatError, match="unknown layer class 'Nope'"):
         deserialize_layer({"class_name": "Nope", "config": {}})
+
+
+def test_get_builds_losses_and_metrics_the_same_way():
+    assert isinstance(losses.get(losses.Huber), losses.Huber)
+    assert metrics.get("acc").name == "acc" and metrics.get("AUC").name == "auc"
+    assert metrics.get({"class_name": "Precision", "config": {"name": "p"}}).name == "p"
+    assert losses.get(lambda t, p: (p - t) ** 2).name == "<lambda>"
+    for get, kind in ((losses.get, "loss"), (metrics.get, "metric")):
+        with pytest.raises(TypeError, match=f"Cannot interpret 3 as a {kind}"):
+            get(3)
+        with pytest.raises(ValueError, match="`config` must be a dict"):
+            get({"class_name": "Huber", "config": [1]})

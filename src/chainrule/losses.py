@@ -318,19 +318,7 @@ def get(identifier) -> Loss:
     (instantiated with its defaults), a Loss instance (returned unchanged), a config
     dict ``{"class_name": ..., "config": {...}}``, or a function ``fn(y_true, y_pred)``
     returning per-sample losses (wrapped so alignment and sample weights apply)."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if isinstance(identifier, str):
-        return LOSSES.lookup(identifier)()
-    if isinstance(identifier, dict):
-        return LOSSES.lookup(identifier.get("class_name")).from_config(
-            identifier.get("config", {}))
-    if callable(identifier):
-        return LossFunctionWrapper(identifier)
-    raise TypeError(f"Cannot interpret {identifier!r} as a loss: pass a name, a Loss class or "
-                    f"instance, or a function.")
+    return LOSSES.get(identifier, Loss, wrap=LossFunctionWrapper)
 
 
 def serialize(loss: Loss) -> dict:

@@ -62,6 +62,10 @@ class Metric:
     def get_config(self) -> dict:
         return {"name": self.name}
 
+    @classmethod
+    def from_config(cls, config: dict) -> Metric:
+        return cls(**config)
+
     def __call__(self, y_true, y_pred) -> float:
         """The metric on one batch alone (the running state is left as it was)."""
         fresh = type(self).__new__(type(self))
@@ -292,22 +296,13 @@ def get(identifier) -> Metric:
     name (``"AUC"``), a config ``{"class_name": "Precision", "config": {...}}`` (as
     :func:`serialize` writes), a :class:`Metric` (returned as is), or a function
     ``fn(y_true, y_pred) -> per-sample values`` (averaged)."""
-    if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, dict):
-        config = identifier.get("config", {})
-        if not isinstance(config, dict):
-            raise ValueError(f"Metric config {identifier!r:.200}: `config` must be a dict.")
-        return METRICS.lookup(identifier.get("class_name"))(**config)
-    if isinstance(identifier, str):
-        cls = METRICS.lookup(identifier)
-        return cls() if identifier == cls.__name__ else cls(name=identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
-    if callable(identifier):
-        return MeanMetricWrapper(identifier)
-    raise TypeError(f"A metric must be a name, a Metric or a function; "
-                    f"received {identifier!r}.")
+    return METRICS.get(identifier, Metric, make=_named, wrap=MeanMetricWrapper)
+
+
+def _named(cls: type, name: str) -> Metric:
+    """A metric asked for by a Keras name logs under that name ("acc"); by its class
+    name, under its default one."""
+    return cls() if name == cls.__name__ else cls(name=name)
 
 
 def serialize(metric: Metric) -> dict:

@@ -11,7 +11,7 @@ says, the same way everywhere, what was asked for and what exists::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 class Registry:
@@ -59,6 +59,35 @@ class Registry:
         if obj is None:
             raise ValueError(self.unknown(name))
         return obj
+
+    def get(self, identifier, base: type, make: Callable | None = None,
+            wrap: Callable | None = None):
+        """Keras' ``get`` for objects of class ``base`` (losses, metrics).
+
+        An instance of ``base`` is returned unchanged; a subclass is instantiated with
+        its defaults; a registered name gives ``make(cls, name)`` (default ``cls()``);
+        a config ``{"class_name": ..., "config": {...}}`` gives
+        ``cls.from_config(config)``; any other callable gives ``wrap(fn)`` when
+        ``wrap`` is given. Anything else is a TypeError naming what is accepted.
+        """
+        if isinstance(identifier, base):
+            return identifier
+        if isinstance(identifier, type) and issubclass(identifier, base):
+            return identifier()
+        if isinstance(identifier, str):
+            cls = self.lookup(identifier)
+            return make(cls, identifier) if make else cls()
+        if isinstance(identifier, dict):
+            config = identifier.get("config", {})
+            if not isinstance(config, dict):
+                raise ValueError(f"{self.kind} config {identifier!r:.200}: `config` must be "
+                                 f"a dict.")
+            return self.lookup(identifier.get("class_name")).from_config(config)
+        if wrap is not None and callable(identifier):
+            return wrap(identifier)
+        also = ", or a function" if wrap is not None else ""
+        raise TypeError(f"Cannot interpret {identifier!r:.100} as a {self.kind}: pass a name, "
+                        f"a {base.__name__} class or instance{also}.")
 
     def unknown(self, name) -> str:
         """The error message for a name that is not registered."""
