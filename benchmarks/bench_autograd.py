@@ -136,7 +136,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a rough look)")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's allocator alone (by default the benchmark opts "
+                             "in with cr.backend.tune_allocator(); see docs/performance.md)")
     args = parser.parse_args()
+    print(f"glibc allocator tuned: {not args.default_allocator and cr.backend.tune_allocator()}")
     scale = 0.2 if args.quick else 1.0
     reps = 3 if args.quick else 9
     libs = [cr] + ([torch] if torch is not None else [])

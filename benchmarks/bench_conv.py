@@ -109,7 +109,11 @@ def main() -> None:
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="cpu: this thread's CPU time, blind to other processes on a busy "
                              "machine (needs --threads 1: other threads' work is not counted)")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's allocator alone (by default the benchmark opts "
+                             "in with cr.backend.tune_allocator(); see docs/performance.md)")
     args = parser.parse_args()
+    print(f"glibc allocator tuned: {not args.default_allocator and cr.backend.tune_allocator()}")
     if args.clock == "cpu" and args.threads != 1:
         parser.error("--clock cpu measures one thread only; use it with --threads 1")
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter

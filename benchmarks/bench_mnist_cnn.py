@@ -161,7 +161,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed epochs per contender")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile one chainrule epoch instead of timing")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's allocator alone (by default the benchmark opts "
+                             "in with cr.backend.tune_allocator(); see docs/performance.md)")
     args = parser.parse_args()
+    print(f"glibc allocator tuned: {not args.default_allocator and cr.backend.tune_allocator()}")
     threads = set_threads(args.threads, torch)
     x, y, source = training_data()
     if args.profile:

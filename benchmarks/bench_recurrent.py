@@ -96,7 +96,11 @@ def main() -> None:
     parser.add_argument("--layer", default="LSTM", choices=["LSTM", "GRU", "SimpleRNN"])
     parser.add_argument("--no-composite", action="store_true",
                         help="skip the (slow) step-by-step Tensor-op path")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's allocator alone (by default the benchmark opts "
+                             "in with cr.backend.tune_allocator(); see docs/performance.md)")
     args = parser.parse_args()
+    print(f"glibc allocator tuned: {not args.default_allocator and cr.backend.tune_allocator()}")
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, STEPS, FEATURES)).astype(np.float32)

@@ -340,7 +340,11 @@ def main() -> None:
                         help="cProfile the chainrule side of the rows instead of timing")
     parser.add_argument("--stat", choices=("median", "min"), default="median",
                         help="statistic per cell; min is steadier on a busy machine")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's allocator alone (by default the benchmark opts "
+                             "in with cr.backend.tune_allocator(); see docs/performance.md)")
     args = parser.parse_args()
+    print(f"glibc allocator tuned: {not args.default_allocator and cr.backend.tune_allocator()}")
 
     names = list(WORKLOADS)
     if args.only:

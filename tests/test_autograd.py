@@ -267,40 +267,6 @@ def test_integer_results_never_require_grad():
     assert (x > 0).dtype == bool
 
 
-# ---------------------------------------------------------------- dtypes and seeding
-
-
-def test_default_dtype_is_float32_and_can_change():
-    assert cr.get_default_dtype() == np.float32
-    assert cr.tensor([1.0, 2.0]).dtype == np.float32
-    assert cr.tensor(1.5).dtype == np.float32
-    assert cr.randn(2).dtype == np.float32 and cr.zeros(2).dtype == np.float32
-    assert cr.tensor([1, 2]).dtype.kind == "i"
-    previous = cr.get_default_dtype()
-    cr.set_default_dtype(np.float64)
-    try:
-        assert cr.tensor([1.0]).dtype == np.float64
-        assert cr.rand(3).dtype == np.float64
-        assert cr.ones(2).dtype == np.float64
-    finally:
-        cr.set_default_dtype(previous)
-    assert cr.tensor([1.0]).dtype == np.float32
-    with pytest.raises(TypeError):
-        cr.set_default_dtype(np.int32)
-
-
-def test_manual_seed_makes_random_tensors_reproducible():
-    cr.manual_seed(123)
-    a, b = cr.randn(3, 4), cr.rand(5)
-    cr.manual_seed(123)
-    c, d = cr.randn(3, 4), cr.rand(5)
-    np.testing.assert_array_equal(a.data, c.data)
-    np.testing.assert_array_equal(b.data, d.data)
-    assert np.all((d.data >= 0) & (d.data < 1))
-    cr.manual_seed(124)
-    assert not np.array_equal(cr.randn(3, 4).data, a.data)
-
-
 def test_detach_cuts_the_graph():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     y = (x * 2).detach()

@@ -14,6 +14,7 @@ import chainrule as cr
 from chainrule import functional as F
 from chainrule import losses
 from chainrule.layers import Dense
+from chainrule.models import Sequential
 
 if HAS_TORCH:
     import torch.nn.functional as TF
@@ -241,14 +242,15 @@ KERAS = [
          [unit(5, 2, seed=4), unit(5, 2)]),
     case("bce_from_logits", losses.BinaryCrossentropy(from_logits=True),
          lambda t, x: TF.binary_cross_entropy_with_logits(x, t), [unit(5, 2), logits(5, 2)]),
-    case("bce_traced_sigmoid", lambda t, x: losses.BinaryCrossentropy()(t, x.sigmoid()),
+    # probabilities from an activation: the clipped formula equals the logits one
+    case("bce_of_sigmoid", lambda t, x: losses.BinaryCrossentropy()(t, x.sigmoid()),
          lambda t, x: TF.binary_cross_entropy_with_logits(x, t), [unit(5, 2), logits(5, 2)]),
     case("cce_probs", losses.CategoricalCrossentropy(),
          lambda t, p: -(t * torch.log((p / p.sum(-1, keepdim=True)).clamp(EPS, 1 - EPS)))
          .sum(-1).mean(), [probs(5, 4), probs(5, 4, seed=6)]),
     case("cce_from_logits", losses.CategoricalCrossentropy(from_logits=True),
          lambda t, x: TF.cross_entropy(x, t), [probs(5, 4), logits(5, 4)]),
-    case("cce_traced_softmax", lambda t, x: losses.CategoricalCrossentropy()(t, x.softmax(-1)),
+    case("cce_of_softmax", lambda t, x: losses.CategoricalCrossentropy()(t, x.softmax(-1)),
          lambda t, x: TF.cross_entropy(x, t), [probs(5, 4), logits(5, 4)]),
     case("cce_sequence", losses.CategoricalCrossentropy(from_logits=True),
          lambda t, x: TF.cross_entropy(x.permute(0, 2, 1), t.permute(0, 2, 1)),
@@ -258,7 +260,7 @@ KERAS = [
                                   t), [labels(4, 5), probs(5, 4, seed=6)]),
     case("sparse_from_logits", losses.SparseCategoricalCrossentropy(from_logits=True),
          lambda t, x: TF.cross_entropy(x, t), [labels(4, 5), logits(5, 4)]),
-    case("sparse_traced_softmax",
+    case("sparse_of_softmax",
          lambda t, x: losses.SparseCategoricalCrossentropy()(t, x.softmax(axis=1)),
          lambda t, x: TF.cross_entropy(x, t), [labels(4, 5), logits(5, 4)]),
     case("sparse_sequence", losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -271,16 +273,23 @@ def test_keras_losses(fn, fn_torch, inputs, options):
     check_op(None, fn, fn_torch if HAS_TORCH else None, inputs=inputs, **options)
 
 
-def test_keras_losses_use_fused_ops_only_for_traced_outputs():
-    """A traced sigmoid/softmax is followed to its logits; a detached output is clipped."""
-    x = cr.tensor(EXTREME[:, :1], requires_grad=True)  # logits 1e4, -1e4, 1e4, 0
+def test_probabilities_always_take_keras_clipped_formula():
+    """Probabilities are clipped to [1e-7, 1 - 1e-7] however they were made: traced,
+    detached, a view, under no_grad; only from_logits (or on_logits) takes logits."""
+    x = cr.tensor(EXTREME[:, :2], requires_grad=True)  # logits 1e4, -1e4, 1e4, 0 in col 0
     y = np.array([1.0, 1.0, 0.0, 1.0])  # the middle two are wrong by 1e4
     bce = losses.BinaryCrossentropy()
-    traced = bce(y, x.sigmoid())
-    detached = bce(y, x.sigmoid().detach())
-    assert traced.item() == pytest.approx((2 * BIG + np.log(2)) / 4, rel=1e-12)
     clipped = (2 * -np.log(EPS) + np.log(2) + EPS) / 4  # probabilities clipped at 1e-7
-    assert detached.item() == pytest.approx(clipped, rel=1e-6)
+    p = x.sigmoid()
+    with cr.no_grad():
+        no_grad_value = bce(y, x.sigmoid()[:, :1]).item()
+    for value in (bce(y, p[:, :1]).item(), bce(y, p[:, :1].detach()).item(), no_grad_value,
+                  bce(y, p.data[:, :1]).item()):
+        assert value == pytest.approx(clipped, rel=1e-6)
+    fused = (2 * BIG + np.log(2)) / 4
+    assert bce.on_logits(y, x[:, :1]).item() == pytest.approx(fused, rel=1e-12)
+    assert losses.BinaryCrossentropy(from_logits=True)(y, x[:, :1]).item() == \
+        pytest.approx(fused, rel=1e-12)
     softmax_axis0 = cr.tensor(logits(3, 3), requires_grad=True).softmax(axis=0)
     cce = losses.CategoricalCrossentropy()
     expected = -(probs(3, 3) * np.log(softmax_axis0.data / softmax_axis0.data.sum(-1,
@@ -293,18 +302,22 @@ def test_keras_losses_use_fused_ops_only_for_traced_outputs():
     ("softmax", "categorical_crossentropy", np.array([[0.0, 1.0], [0.0, 1.0]])),
     ("softmax", "sparse_categorical_crossentropy", np.array([1, 1])),
 ])
-def test_saturated_output_gives_finite_loss_and_gradient_through_dense(activation, loss,
-                                                                       target):
+def test_saturated_output_gives_finite_loss_and_gradient_through_a_model(activation, loss,
+                                                                         target):
+    """A model ending in the loss's activation hands it the logits (compute_loss)."""
     units = 1 if activation == "sigmoid" else 2  # float32, the default
     layer = Dense(units, activation=activation, input_dim=2)
     kernel = np.full((2, units), 0.5e4) * np.array([1.0, -1.0])[:units]
     layer.kernel.data = kernel.astype(np.float32)
+    model = Sequential([layer])
+    model.compile(optimizer="sgd", loss=loss)
     x = np.array([[1.0, 1.0], [2.0, 2.0]])  # logits 1e4, 2e4: confidently wrong
-    value = losses.get(loss)(target, layer(x))
+    value = model.compute_loss(x, target)
     value.backward()
     assert np.isfinite(value.item()) and value.item() > 1e3
     for p in (layer.kernel, layer.bias):
         assert np.all(np.isfinite(p.grad.data)) and np.abs(p.grad.data).max() > 0.1
+    assert losses.get(loss)(target, layer(x)).item() < 17  # probabilities: clipped
 
 
 # ---------------------------------------------------------------- alignment and weights
@@ -350,8 +363,10 @@ def test_sparse_targets_stay_integer_and_are_checked():
         loss(y[:3], p)
     with pytest.raises(IndexError, match=r"\[0, 3\)"):
         loss(np.array([0, 1, 3, 1]), p)
-    with pytest.raises(IndexError, match="out of bounds"):
-        losses.SparseCategoricalCrossentropy(from_logits=True)(np.array([0, 1, -1, 1]), p)
+    for ignored_by_torch in (-1, -100):
+        with pytest.raises(IndexError, match=r"\[0, 3\)"):
+            losses.SparseCategoricalCrossentropy(from_logits=True)(
+                np.array([0, 1, ignored_by_torch, 1]), p)
 
 
 def test_y_true_may_be_a_tensor_list_or_other_dtype():

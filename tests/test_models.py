@@ -325,3 +325,73 @@ def test_pytorch_style_loop_trains_a_sequential():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+# ---------------------------------------------------------------- explicit logits
+
+SATURATED_X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+
+
+def _saturated_model(units: int, activation: str, loss: str):
+    """Dense(units, activation) whose logits are exactly +-40 on SATURATED_X rows."""
+    layer = Dense(units, activation=activation, input_dim=2)
+    kernel = np.array([[40.0], [-40.0]]) if units == 1 else np.array([[40.0, -40.0],
+                                                                      [-40.0, 40.0]])
+    layer.kernel.data = kernel.astype(np.float32)
+    model = Sequential([layer])
+    model.compile(optimizer=cr.optim.SGD(lr=0.0), loss=loss, metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("activation,loss,units,y", [
+    ("sigmoid", "binary_crossentropy", 1, np.array([0.0, 0.0, 1.0, 1.0, 0.0])),
+    ("softmax", "categorical_crossentropy", 2, np.eye(2)[[1, 1, 0, 0, 1]]),
+    ("softmax", "sparse_categorical_crossentropy", 2, np.array([1, 1, 0, 0, 1])),
+])
+def test_saturated_outputs_give_one_loss_in_fit_evaluate_and_a_no_grad_loop(
+        activation, loss, units, y):
+    """Logits of +-40, three samples confidently wrong: fit's reported loss, evaluate and
+    compute_loss under no_grad agree (to 1e-6) on the fused loss from the logits, not on
+    the clipped probabilities (16.1 per wrong sample)."""
+    logits = SATURATED_X @ _saturated_model(units, activation, loss).layers[0].kernel.numpy()
+    if units == 1:
+        z, t = logits[:, 0].astype(np.float64), y
+        expected = np.mean(np.logaddexp(0, z) - t * z)  # 40 per wrong sample
+    else:
+        z, t = logits.astype(np.float64), y if y.ndim == 2 else np.eye(2)[y]
+        expected = np.mean(np.logaddexp(z[:, 0], z[:, 1]) - (t * z).sum(axis=1))  # 80
+    model = _saturated_model(units, activation, loss)
+    reported = model.fit(SATURATED_X, y, batch_size=2, epochs=1, shuffle=False,
+                         verbose=0).history["loss"][0]
+    evaluated = model.evaluate(SATURATED_X, y, batch_size=3)[0]
+    with cr.no_grad():
+        by_hand = model.compute_loss(SATURATED_X, y).item()
+    with_graph = model.compute_loss(SATURATED_X, y).item()
+    assert expected > 20
+    for value in (reported, evaluated, by_hand, with_graph):
+        assert value == pytest.approx(expected, rel=1e-6, abs=1e-6)
+    probabilities = model.predict(SATURATED_X)
+    assert np.allclose(probabilities.sum(axis=1), 1.0) if units == 2 else \
+        set(np.round(probabilities[:, 0], 6)) == {0.0, 1.0}
+    clipped = cr.losses.get(loss)(y, probabilities).item()
+    assert clipped == pytest.approx(3 / 5 * 16.1, rel=0.02)  # Keras' clip at 1e-7 (float32)
+
+
+def test_compute_loss_takes_probabilities_where_the_output_activation_is_unknown():
+    class Wrapped(Model):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x)
+
+    inner = _saturated_model(1, "sigmoid", "binary_crossentropy")
+    model = Wrapped(inner)
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    y = np.array([0.0, 0.0, 1.0, 1.0, 0.0])
+    assert model.output_activation is None and inner.output_activation == "sigmoid"
+    assert model.compute_loss(SATURATED_X, y).item() == pytest.approx(3 / 5 * 16.1, rel=0.02)
+    assert inner.compute_loss(SATURATED_X, y).item() == pytest.approx(24.0, rel=1e-6)
+    with pytest.raises(RuntimeError, match="compile"):
+        Sequential([Dense(1)]).compute_loss(SATURATED_X, y)

@@ -13,8 +13,8 @@ import pytest
 import chainrule as cr
 from chainrule import initializers
 from chainrule.io import ModelFormatError
-from chainrule.layers import BatchNormalization, Dense, Dropout, Layer
-from chainrule.models import Model, Sequential, load_model, saving
+from chainrule.layers import LAYER_REGISTRY, BatchNormalization, Dense, Dropout, Layer
+from chainrule.models import Model, Sequential, load_model
 
 
 def _problem(n=64, seed=0):
@@ -150,7 +150,7 @@ class Scale(Layer):
 
 
 def test_custom_layers_load_only_when_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(saving, "_REGISTERED", {})
+    monkeypatch.setattr(LAYER_REGISTRY, "_objects", dict(LAYER_REGISTRY._objects))
     cr.manual_seed(0)
     model = Sequential([Dense(3, input_dim=4), Scale(3.0)])
     model.compile(optimizer="sgd", loss="mse")

@@ -50,5 +50,4 @@ from . import (  # noqa: E402
 )
 from .data import datasets  # noqa: E402
 from .module import Module, Parameter  # noqa: E402
-
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402

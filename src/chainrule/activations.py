@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .registry import Registry
 from .tensor import Tensor
 
 
@@ -17,7 +18,7 @@ def softmax(x: Tensor) -> Tensor:
     return x.softmax(axis=-1)
 
 
-_REGISTRY: dict[str, Callable[[Tensor], Tensor]] = {
+ACTIVATIONS = Registry("activation", {
     "sigmoid": Tensor.sigmoid,
     "tanh": Tensor.tanh,
     "relu": Tensor.relu,
@@ -26,7 +27,7 @@ _REGISTRY: dict[str, Callable[[Tensor], Tensor]] = {
     "gelu": Tensor.gelu,
     "softmax": softmax,
     "linear": linear,
-}
+})
 
 
 def get(identifier: str | Callable | None) -> Callable[[Tensor], Tensor]:
@@ -35,18 +36,17 @@ def get(identifier: str | Callable | None) -> Callable[[Tensor], Tensor]:
         return linear
     if callable(identifier):
         return identifier
-    try:
-        return _REGISTRY[identifier]
-    except KeyError:
-        raise ValueError(f"Unknown activation {identifier!r}; choose one of "
-                         f"{sorted(_REGISTRY)}.") from None
+    return ACTIVATIONS.lookup(identifier)
 
 
 def name_of(identifier: str | Callable | None) -> str | None:
     """The name to store in a layer's config."""
     if identifier is None or isinstance(identifier, str):
         return identifier
-    for name, fn in _REGISTRY.items():
-        if fn is identifier:
-            return name
-    return getattr(identifier, "__name__", None)
+    return ACTIVATIONS.name_of(identifier) or getattr(identifier, "__name__", None)
+
+
+def builtin_name(fn: Callable) -> str | None:
+    """The registered name of ``fn`` if it is one of chainrule's activations, else None
+    (a user's function called "sigmoid" is not chainrule's sigmoid)."""
+    return ACTIVATIONS.name_of(fn)

@@ -28,13 +28,15 @@ import numpy as np
 from . import backend
 
 _grad_enabled = True
-_tensor_type: type | None = None  # set by chainrule.tensor (the layer above) at import
 
 
-def register_tensor_type(cls: type) -> None:
-    """Tell the engine which class wraps arrays (done once by ``chainrule.tensor``)."""
-    global _tensor_type
-    _tensor_type = cls
+class TensorBase:
+    """What the engine knows of a tensor: ``chainrule.tensor.Tensor``, the layer above,
+    derives from it. The engine reads ``data``, ``requires_grad`` and ``_ctx``, calls
+    ``_accumulate_grad``, and wraps an op's result with ``_from_op`` of the class of
+    the op's first tensor argument, so it never needs to name that class."""
+
+    __slots__ = ()
 
 
 # ---------------------------------------------------------------- grad mode
@@ -130,11 +132,12 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **options):
-        """Run the op on tensors (or arrays/scalars) and return a Tensor."""
-        tensor = _tensor_type
-        arrays, needs, parents = [], [], []
+        """Run the op on tensors (and arrays/scalars; at least one tensor) and return a
+        tensor of the first tensor argument's class."""
+        arrays, needs, parents, tensor = [], [], [], None
         for a in args:  # one pass: arrays for forward, who wants a gradient, where it goes
-            if isinstance(a, tensor):
+            if isinstance(a, TensorBase):
+                tensor = tensor or type(a)
                 arrays.append(a.data)
                 if a.requires_grad:
                     needs.append(True)
@@ -144,6 +147,9 @@ class Function:
                 arrays.append(a)
             needs.append(False)
             parents.append(None)
+        if tensor is None:
+            raise TypeError(f"{cls.__name__}.apply needs at least one Tensor argument; "
+                            f"received {[type(a).__name__ for a in args]}.")
         fn = cls()
         track = _grad_enabled and True in needs
         # known before forward, so an op can save only what its backward will use
@@ -258,12 +264,11 @@ def gradcheck(fn: Callable, *inputs, eps: float = 1e-6, atol: float = 1e-5,
     is reduced with fixed random weights, ``sum(fn(*inputs) * w)``. Raises
     :class:`GradcheckError` naming the input, the element and both values.
     """
-    tensor = _tensor_type
     previous_dtype = backend.get_default_dtype()
     backend.set_default_dtype(np.float64)
     try:
-        xs = [_as_float64(a, tensor) for a in inputs]
-        checked = [i for i, a in enumerate(xs) if isinstance(a, tensor) and a.requires_grad]
+        xs = [_as_float64(a) for a in inputs]
+        checked = [i for i, a in enumerate(xs) if isinstance(a, TensorBase) and a.requires_grad]
         if not checked:
             raise ValueError("gradcheck: no input has requires_grad=True; nothing to check.")
         out = fn(*xs)
@@ -281,9 +286,10 @@ def gradcheck(fn: Callable, *inputs, eps: float = 1e-6, atol: float = 1e-5,
     return True
 
 
-def _as_float64(a, tensor):
-    if isinstance(a, tensor) and backend.is_floating(a.dtype):
-        return tensor(np.array(a.data, dtype=np.float64), requires_grad=a.requires_grad)
+def _as_float64(a):
+    """A floating tensor as a new float64 leaf of its class; anything else unchanged."""
+    if isinstance(a, TensorBase) and backend.is_floating(a.dtype):
+        return type(a)(np.array(a.data, dtype=np.float64), requires_grad=a.requires_grad)
     return a
 
 

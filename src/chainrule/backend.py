@@ -3,7 +3,8 @@
 Everything numeric in chainrule goes through ``xp`` (NumPy today; CuPy could take
 its place later) and draws randomness from :func:`rng`, so one call to
 :func:`manual_seed` makes initialisation, dropout, shuffling and augmentation
-reproducible.
+reproducible. Importing this module changes nothing outside chainrule: process-wide
+tuning (:func:`tune_allocator`, :func:`limit_blas_threads`) is the caller's choice.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ import numpy as np
 xp = np
 
 
-def _keep_freed_arrays_in_process() -> bool:
-    """Ask glibc to recycle freed large arrays instead of returning them to the OS.
+def tune_allocator() -> bool:
+    """Opt in: ask glibc to recycle freed large arrays instead of returning them to the OS.
 
     Training frees and reallocates the same few-MB arrays every step; by default
-    glibc serves each from fresh mmap'd pages, and the page faults cost more than
-    the arithmetic (measured: the LeNet conv stack's step went from 7.0 ms to
-    3.4 ms). PyTorch's caching allocator avoids the same cost. Raising the mmap
-    and trim thresholds (32 MiB / 128 MiB) keeps such arrays on the heap. No-op
-    where glibc is absent.
+    glibc serves each from fresh mmap'd pages, and the page faults can cost more
+    than the arithmetic (see docs/performance.md for the measured effect; PyTorch's
+    caching allocator avoids the same cost). This raises glibc's mmap and trim
+    thresholds (32 MiB / 128 MiB) so such arrays stay on the heap. It changes the
+    whole process's allocator, so chainrule never calls it on its own: call it once
+    at the start of a training script (the benchmarks do). Returns True when glibc
+    accepted both settings; False (and nothing changes) where glibc is absent.
     """
     if not sys.platform.startswith("linux"):
         return False
@@ -37,8 +40,6 @@ def _keep_freed_arrays_in_process() -> bool:
     except (OSError, AttributeError):
         return False
 
-
-ALLOCATOR_TUNED = _keep_freed_arrays_in_process()
 
 _default_dtype = np.dtype(np.float32)
 _rng = np.random.default_rng()

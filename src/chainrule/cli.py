@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .backend import tune_allocator
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chainrule", description="chainrule: a readable "
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "demo":
         parser.print_help()
         return 2
+    tune_allocator()  # this process is ours: keep freed training arrays (docs/performance.md)
     from . import demo
 
     if args.list:

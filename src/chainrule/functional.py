@@ -175,7 +175,7 @@ def embedding(ids, weight) -> Tensor:
 
     Ids outside [0, V) raise IndexError; repeated ids accumulate gradient.
     """
-    return Embedding.apply(weight, ids)
+    return Embedding.apply(as_tensor(weight), ids)
 
 
 # ---------------------------------------------------------------- losses

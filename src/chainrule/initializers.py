@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from .backend import get_default_dtype, rng
+from .registry import Registry
 
 
 def compute_fans(shape: tuple) -> tuple[int, int]:
@@ -90,20 +91,16 @@ def orthogonal(shape: tuple) -> np.ndarray:
     return q.reshape(shape)
 
 
-_REGISTRY: dict[str, Callable] = {f.__name__: f for f in (
+INITIALIZERS = Registry("initializer", {f.__name__: f for f in (
     zeros, ones, uniform, normal, glorot_uniform, glorot_normal, he_uniform, he_normal,
-    orthogonal)}
+    orthogonal)})
 
 
 def get(identifier: str | Callable) -> Callable[[tuple], np.ndarray]:
     """An initializer by name, or a callable ``shape -> array`` unchanged."""
     if callable(identifier):
         return identifier
-    try:
-        return _REGISTRY[identifier]
-    except KeyError:
-        raise ValueError(f"Unknown initializer {identifier!r}; choose one of "
-                         f"{sorted(_REGISTRY)}.") from None
+    return INITIALIZERS.lookup(identifier)
 
 
 def check(identifier: str | Callable) -> str | Callable:

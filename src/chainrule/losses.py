@@ -6,11 +6,17 @@ reduces to the full sum instead). Targets are aligned as in Keras: a ``y_true`` 
 shape (N,) against a ``y_pred`` of shape (N, 1) gets the missing axis; any other
 shape mismatch is a ValueError naming both shapes, never a silent broadcast.
 
-Stability, as Keras: with ``from_logits=False``, a ``y_pred`` made by a sigmoid (or a
-last-axis softmax) is traced back to its logits and the fused, stable op is used, so
-a saturated output gives a finite loss and gradient. Other probabilities are
-clipped to [1e-7, 1 - 1e-7] before the log. (Under ``no_grad`` no graph is kept, so
-the clipped form is used there.)
+Probabilities or logits. With ``from_logits=True`` the cross-entropies take logits
+and use the fused, stable ops (finite loss and gradient for any finite logit).
+With ``from_logits=False`` (the default) ``y_pred`` holds probabilities and, as
+Keras does, they are clipped to [1e-7, 1 - 1e-7] before the log: a saturated
+wrong output costs -log(1e-7) = 16.1 and passes no gradient. That holds for any
+probabilities (a view, a detached tensor, an array), in or out of ``no_grad``.
+The stable path is chosen explicitly, not by looking at the graph: a model whose
+output layer ends in the loss's matching activation (``Dense(1,
+activation="sigmoid")`` with binary cross-entropy, a softmax with the categorical
+ones) hands the loss its logits through :meth:`ProbabilisticLoss.on_logits`
+(see ``Model.compute_loss``), in ``fit``, ``evaluate`` and a hand-written loop alike.
 """
 
 from __future__ import annotations
@@ -21,9 +27,7 @@ import numpy as np
 
 from . import functional as F
 from .backend import get_default_dtype
-from .functional import _float_target, _pick_class
-from .ops.activation import Sigmoid, Softmax
-from .ops.loss import SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
+from .registry import Registry
 from .tensor import Tensor, as_tensor
 
 EPSILON = 1e-7  # Keras' backend.epsilon(): the clip applied to probabilities
@@ -40,29 +44,27 @@ def _as_prediction(y_pred) -> Tensor:
     return y_pred
 
 
-def _shape(x) -> tuple:
-    return x.shape if isinstance(x, Tensor | np.ndarray) else np.shape(x)
+def _target_like(y_true, y_pred: Tensor):
+    """y_true (array-like or Tensor) in y_pred's dtype; a Tensor stays one."""
+    if isinstance(y_true, Tensor):
+        return y_true.astype(y_pred.dtype)
+    return np.asarray(y_true, dtype=y_pred.dtype)
 
 
 def _add_last_axis(y):
     return y.unsqueeze(-1) if isinstance(y, Tensor) else y[..., None]
 
 
-def _logits_of(y_pred: Tensor, op: type) -> Tensor | None:
-    """The input of the sigmoid/softmax that produced ``y_pred``, if it did (Keras'
-    ``_keras_logits``); softmax counts only over the last axis."""
-    ctx = y_pred._ctx
-    if not isinstance(ctx, op) or ctx.parents is None:
-        return None
-    if op is Softmax and getattr(ctx, "axis", None) not in (-1, y_pred.ndim - 1):
-        return None
-    parent = ctx.parents[0]
-    if isinstance(parent, Tensor):
-        return parent  # the activation was applied to a leaf
-    return Tensor._from_op(ctx.logits, parent)  # a tensor for the logits, in the same graph
-
-
-# ---------------------------------------------------------------- base
+def _over_last_axis(fn: Callable, x: Tensor, target) -> Tensor:
+    """``fn(x, target, reduction="none")`` of a torch-style class-axis function
+    (``F.cross_entropy``, ``F.nll_loss``: classes on axis 1) with the classes on x's
+    last axis, Keras' convention: x (..., C) is seen as (M, C) and the result
+    reshaped back to (...)."""
+    if x.ndim <= 2:
+        return fn(x, target, reduction="none")
+    lead = x.shape[:-1]
+    flat_target = target.reshape((-1, *target.shape[len(lead):]))
+    return fn(x.reshape(-1, x.shape[-1]), flat_target, reduction="none").reshape(lead)
 
 
 class Loss:
@@ -76,8 +78,12 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
         """The loss of a batch: y_true and y_pred (N, ...), sample_weight (N,) -> scalar."""
+        return self._reduce(self.call, y_true, y_pred, sample_weight)
+
+    def _reduce(self, call: Callable, y_true, y_pred, sample_weight) -> Tensor:
+        """Align the targets, ``call`` for per-sample values, weight, reduce."""
         y_pred = _as_prediction(y_pred)
-        values = self.call(self.align(y_true, y_pred), y_pred)
+        values = call(self.align(y_true, y_pred), y_pred)
         if sample_weight is not None:
             values = values * self._sample_weight(sample_weight, values)
         return values.sum() if self.reduction == "sum" else values.mean()
@@ -87,8 +93,8 @@ class Loss:
 
     def align(self, y_true, y_pred: Tensor):
         """y_true cast to y_pred's dtype and shape: (N,) against (N, 1) gains the axis."""
-        y_true = _float_target(y_true, y_pred)  # NumPy, lists, pandas or a Tensor
-        shape = _shape(y_true)
+        y_true = _target_like(y_true, y_pred)  # NumPy, lists, pandas or a Tensor
+        shape = y_true.shape
         if shape == y_pred.shape:
             return y_true
         if y_pred.ndim and y_pred.shape[-1] == 1 and shape == y_pred.shape[:-1]:
@@ -176,57 +182,82 @@ class Huber(Loss):
 # ---------------------------------------------------------------- classification
 
 
-class _ProbabilisticLoss(Loss):
-    """Shared ``from_logits`` handling."""
+class ProbabilisticLoss(Loss):
+    """A cross-entropy: ``from_logits`` says whether ``y_pred`` holds logits or
+    probabilities; ``activation`` names the output activation ("sigmoid", "softmax")
+    whose logits :meth:`on_logits` takes. Subclasses define ``call_logits`` (fused,
+    stable) and ``call_probabilities`` (Keras' clipped formula)."""
+
+    activation = ""
 
     def __init__(self, from_logits: bool = False, name: str | None = None):
         self.from_logits = bool(from_logits)
         super().__init__(name)
 
+    def call(self, y_true, y_pred: Tensor) -> Tensor:
+        if self.from_logits:
+            return self.call_logits(y_true, y_pred)
+        return self.call_probabilities(y_true, y_pred)
+
+    def on_logits(self, y_true, logits, sample_weight=None) -> Tensor:
+        """The loss of ``activation(logits)`` computed from the logits by the fused op,
+        whatever ``from_logits`` says: what a model whose output layer ends in
+        ``self.activation`` hands over instead of its probabilities (same shapes)."""
+        return self._reduce(self.call_logits, y_true, logits, sample_weight)
+
+    def call_logits(self, y_true, logits: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define call_logits()")
+
+    def call_probabilities(self, y_true, probs: Tensor) -> Tensor:  # pragma: no cover
+        raise NotImplementedError(f"{type(self).__name__} must define call_probabilities()")
+
     def get_config(self) -> dict:
         return {**super().get_config(), "from_logits": self.from_logits}
 
 
-class BinaryCrossentropy(_ProbabilisticLoss):
+class BinaryCrossentropy(ProbabilisticLoss):
     """-(t log p + (1 - t) log(1 - p)), mean over the last axis then the batch.
 
     y_pred holds probabilities (logits with ``from_logits=True``); targets in [0, 1].
+    Probabilities are clipped to [1e-7, 1 - 1e-7], as Keras.
     """
 
     default_name = "binary_crossentropy"
+    activation = "sigmoid"
 
-    def call(self, y_true, y_pred: Tensor) -> Tensor:
-        logits = y_pred if self.from_logits else _logits_of(y_pred, Sigmoid)
-        if logits is not None:
-            values = SigmoidBinaryCrossEntropy.apply(logits, y_true)
-        else:
-            values = F.binary_cross_entropy(y_pred.clip(EPSILON, 1 - EPSILON), y_true,
-                                            reduction="none")
-        return values.mean(axis=-1)
+    def call_logits(self, y_true, logits: Tensor) -> Tensor:
+        return F.binary_cross_entropy_with_logits(logits, y_true, reduction="none").mean(-1)
+
+    def call_probabilities(self, y_true, probs: Tensor) -> Tensor:
+        clipped = probs.clip(EPSILON, 1 - EPSILON)
+        return F.binary_cross_entropy(clipped, y_true, reduction="none").mean(axis=-1)
 
 
-class CategoricalCrossentropy(_ProbabilisticLoss):
+class CategoricalCrossentropy(ProbabilisticLoss):
     """-sum(t log p) over the last (class) axis, mean over the batch; one-hot or
     probability targets of y_pred's shape. Probabilities are renormalised to sum to 1
     and clipped, as Keras."""
 
     default_name = "categorical_crossentropy"
+    activation = "softmax"
 
-    def call(self, y_true, y_pred: Tensor) -> Tensor:
-        logits = y_pred if self.from_logits else _logits_of(y_pred, Softmax)
-        if logits is not None:
-            return SoftmaxCrossEntropy.apply(logits, y_true, axis=-1)
-        return -(y_true * _clipped_log_probs(y_pred)).sum(axis=-1)
+    def call_logits(self, y_true, logits: Tensor) -> Tensor:
+        return _over_last_axis(F.cross_entropy, logits, y_true)
+
+    def call_probabilities(self, y_true, probs: Tensor) -> Tensor:
+        return -(y_true * _clipped_log_probs(probs)).sum(axis=-1)
 
 
-class SparseCategoricalCrossentropy(_ProbabilisticLoss):
+class SparseCategoricalCrossentropy(ProbabilisticLoss):
     """-log p[y] with integer class targets y of y_pred's shape without the last axis
     (or with a last axis of 1); mean over the batch."""
 
     default_name = "sparse_categorical_crossentropy"
+    activation = "softmax"
 
     def align(self, y_true, y_pred: Tensor) -> np.ndarray:
-        """Integer targets (N,) for y_pred (N, C); (N, 1) is squeezed, floats truncated."""
+        """Integer targets (N,) in [0, C) for y_pred (N, C); (N, 1) is squeezed, floats
+        truncated."""
         y = np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
         if y.ndim == y_pred.ndim and y.shape[-1:] == (1,):
             y = y[..., 0]
@@ -234,18 +265,18 @@ class SparseCategoricalCrossentropy(_ProbabilisticLoss):
             raise ValueError(f"{type(self).__name__}: y_true has shape {y.shape} but y_pred "
                              f"has shape {y_pred.shape}; expected one class index per "
                              f"sample, of shape {y_pred.shape[:-1]}.")
-        return y if y.dtype.kind in "iu" else y.astype(np.int64)
-
-    def call(self, y_true: np.ndarray, y_pred: Tensor) -> Tensor:
-        logits = y_pred if self.from_logits else _logits_of(y_pred, Softmax)
-        if logits is not None:
-            return SoftmaxCrossEntropy.apply(logits, y_true, axis=-1)
+        y = y if y.dtype.kind in "iu" else y.astype(np.int64)
         n_classes = y_pred.shape[-1]
-        if y_true.size and (y_true.min() < 0 or y_true.max() >= n_classes):
+        if y.size and (y.min() < 0 or y.max() >= n_classes):
             raise IndexError(f"{type(self).__name__}: class indices must be in "
-                             f"[0, {n_classes}); received values in "
-                             f"[{y_true.min()}, {y_true.max()}].")
-        return -_pick_class(_clipped_log_probs(y_pred), y_true, -1)
+                             f"[0, {n_classes}); received values in [{y.min()}, {y.max()}].")
+        return y
+
+    def call_logits(self, y_true: np.ndarray, logits: Tensor) -> Tensor:
+        return _over_last_axis(F.cross_entropy, logits, y_true)
+
+    def call_probabilities(self, y_true: np.ndarray, probs: Tensor) -> Tensor:
+        return _over_last_axis(F.nll_loss, _clipped_log_probs(probs), y_true)
 
 
 def _clipped_log_probs(y_pred: Tensor) -> Tensor:
@@ -267,7 +298,7 @@ class LossFunctionWrapper(Loss):
 
 # ---------------------------------------------------------------- lookup
 
-_BY_NAME: dict[str, type[Loss]] = {
+LOSSES = Registry("loss", {
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
     "sse": SumSquaredError,
@@ -279,8 +310,7 @@ _BY_NAME: dict[str, type[Loss]] = {
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-}
-_BY_CLASS_NAME: dict[str, type[Loss]] = {cls.__name__: cls for cls in set(_BY_NAME.values())}
+}, hint="(or pass a Loss object or a function)")
 
 
 def get(identifier) -> Loss:
@@ -288,26 +318,7 @@ def get(identifier) -> Loss:
     (instantiated with its defaults), a Loss instance (returned unchanged), a config
     dict ``{"class_name": ..., "config": {...}}``, or a function ``fn(y_true, y_pred)``
     returning per-sample losses (wrapped so alignment and sample weights apply)."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower()) or _BY_CLASS_NAME.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown loss {identifier!r}; choose one of "
-                             f"{sorted(_BY_NAME)} or pass a Loss object or a function.")
-        return cls()
-    if isinstance(identifier, dict):
-        name = identifier.get("class_name")
-        if name not in _BY_CLASS_NAME:
-            raise ValueError(f"Unknown loss class {name!r} in config {identifier!r}; choose "
-                             f"one of {sorted(_BY_CLASS_NAME)}.")
-        return _BY_CLASS_NAME[name].from_config(identifier.get("config", {}))
-    if callable(identifier):
-        return LossFunctionWrapper(identifier)
-    raise TypeError(f"Cannot interpret {identifier!r} as a loss: pass a name, a Loss class or "
-                    f"instance, or a function.")
+    return LOSSES.get(identifier, Loss, wrap=LossFunctionWrapper)
 
 
 def serialize(loss: Loss) -> dict:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .registry import Registry
+
 
 def _array(x) -> np.ndarray:
     return np.asarray(getattr(x, "data", x))
@@ -59,6 +61,10 @@ class Metric:
 
     def get_config(self) -> dict:
         return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Metric:
+        return cls(**config)
 
     def __call__(self, y_true, y_pred) -> float:
         """The metric on one batch alone (the running state is left as it was)."""
@@ -274,7 +280,7 @@ class MeanAbsoluteError(MeanMetricWrapper):
         super().__init__(mean_absolute_error, name)
 
 
-_REGISTRY: dict[str, type] = {
+METRICS = Registry("metric", {
     "accuracy": Accuracy, "acc": Accuracy,
     "binary_accuracy": BinaryAccuracy,
     "categorical_accuracy": CategoricalAccuracy,
@@ -282,8 +288,7 @@ _REGISTRY: dict[str, type] = {
     "precision": Precision, "recall": Recall, "auc": AUC,
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
-}
-_CLASSES = {cls.__name__: cls for cls in _REGISTRY.values()}
+}, hint="(or pass a Metric or a function)")
 
 
 def get(identifier) -> Metric:
@@ -291,28 +296,13 @@ def get(identifier) -> Metric:
     name (``"AUC"``), a config ``{"class_name": "Precision", "config": {...}}`` (as
     :func:`serialize` writes), a :class:`Metric` (returned as is), or a function
     ``fn(y_true, y_pred) -> per-sample values`` (averaged)."""
-    if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, dict):
-        cls = _CLASSES.get(identifier.get("class_name"))
-        config = identifier.get("config", {})
-        if cls is None or not isinstance(config, dict):
-            raise ValueError(f"Unknown metric config {identifier!r:.200}; class_name must be "
-                             f"one of {sorted(_CLASSES)}.")
-        return cls(**config)
-    if isinstance(identifier, str):
-        if identifier in _REGISTRY:
-            return _REGISTRY[identifier](name=identifier)
-        if identifier in _CLASSES:
-            return _CLASSES[identifier]()
-        raise ValueError(f"Unknown metric {identifier!r}; choose one of "
-                         f"{sorted(_REGISTRY)}, a Metric or a function.")
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
-    if callable(identifier):
-        return MeanMetricWrapper(identifier)
-    raise TypeError(f"A metric must be a name, a Metric or a function; "
-                    f"received {identifier!r}.")
+    return METRICS.get(identifier, Metric, make=_named, wrap=MeanMetricWrapper)
+
+
+def _named(cls: type, name: str) -> Metric:
+    """A metric asked for by a Keras name logs under that name ("acc"); by its class
+    name, under its default one."""
+    return cls() if name == cls.__name__ else cls(name=name)
 
 
 def serialize(metric: Metric) -> dict:

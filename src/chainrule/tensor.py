@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import autograd, backend
-from .autograd import ShapeError, run_backward
+from . import backend
+from .autograd import ShapeError, TensorBase, run_backward
 from .ops.activation import (
     Elu,
     Gelu,
@@ -45,7 +45,7 @@ def _to_array(data, dtype=None) -> np.ndarray:
     return arr
 
 
-class Tensor:
+class Tensor(TensorBase):
     """An n-dimensional array that remembers how it was computed.
 
     ``data`` is the backend array, ``grad`` the accumulated gradient (a Tensor or
@@ -476,9 +476,6 @@ def _raw_index(index):
     return index
 
 
-autograd.register_tensor_type(Tensor)
-
-
 # ---------------------------------------------------------------- constructors
 
 
@@ -570,9 +567,12 @@ def split(x: Tensor, indices_or_sections, axis: int = 0) -> list[Tensor]:
 
 def where(condition, x, y) -> Tensor:
     """Elementwise choice: ``x`` where ``condition`` holds, else ``y``."""
-    condition = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    like = x if isinstance(x, Tensor) else as_tensor(y)
-    return Where.apply(condition.astype(bool), like._operand(x), like._operand(y))
+    condition = (condition.data if isinstance(condition, Tensor)
+                 else np.asarray(condition)).astype(bool)
+    if isinstance(x, Tensor):
+        return Where.apply(condition, x, x._operand(y))
+    y = as_tensor(y)
+    return Where.apply(condition, y._operand(x), y)
 
 
 def maximum(x, y) -> Tensor:

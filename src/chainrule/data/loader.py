@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..backend import rng
-from ..models.inputs import as_array
 from ..tensor import Tensor
+from .inputs import as_array
 
 
 class DataLoader:

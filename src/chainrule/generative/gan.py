@@ -10,22 +10,24 @@ sigmoid-cross-entropy on logits; s is the one-sided label smoothing (0 by
 default). Step 2 is the non-saturating loss of Goodfellow
 et al. (2014): it keeps G's gradient large while D still wins easily. D is frozen
 (``trainable = False``) during step 2, so its weights get no gradient and no update.
+
+Training runs through ``Model.fit``, as Keras' GAN example does: the GAN overrides
+only ``train_step`` (both steps on one batch), which returns ``{"d_loss", "g_loss"}``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 
 import numpy as np
 
 from .. import backend
 from ..autograd import no_grad
-from ..callbacks import CallbackList, History
+from ..callbacks import History
+from ..data import DataLoader
 from ..losses import BinaryCrossentropy
 from ..models import Model
-from ..models.progress import Progress
 from ..models.training import inference_mode
 from ..module import Module
 from ..optim import Adam, Optimizer
@@ -106,11 +108,14 @@ class GAN(Model):
                              f"sample, shape (N, 1); it returned shape {logits.shape}.")
         return logits
 
-    def train_step(self, real: np.ndarray, y=None, sample_weight=None) -> tuple[float, float]:
+    def _require_compiled(self, what: str) -> None:
+        """The two optimizers and the loss are set in ``__init__``: always compiled."""
+
+    def train_step(self, real: np.ndarray, y=None, sample_weight=None) -> dict:
         """One discriminator step and one generator step on a batch of real samples;
-        returns (d_loss, g_loss)."""
+        returns ``{"d_loss": ..., "g_loss": ...}``."""
         d_loss = self.discriminator_step(real)
-        return d_loss, self.generator_step(len(real))
+        return {"d_loss": d_loss, "g_loss": self.generator_step(len(real))}
 
     def discriminator_step(self, real: np.ndarray) -> float:
         """Update D on ``real`` (target 1 - label_smoothing) and as many generated
@@ -139,55 +144,21 @@ class GAN(Model):
 
     def fit(self, x=None, y=None, batch_size: int = 64, epochs: int = 1, verbose: int = 1,
             callbacks=None, shuffle: bool = True, **unused) -> History:
-        """Train on real samples ``x`` (N, ...) for ``epochs``; the last partial batch is
-        dropped. Returns a History with per-epoch mean "d_loss" and "g_loss"."""
+        """Train on real samples ``x`` (N, ...) for ``epochs`` through ``Model.fit``; the
+        last partial batch is dropped. Returns a History with per-epoch mean "d_loss"
+        and "g_loss"."""
         if unused:
             raise TypeError(f"GAN.fit got unexpected argument(s) {sorted(unused)}.")
         x = np.asarray(x)
         if x.ndim < 2 or x.dtype.kind not in "fiu":
             raise ValueError(f"`GAN.fit` expects real samples as a numeric array of shape "
                              f"(N, ...); received shape {x.shape}, dtype {x.dtype}.")
-        if x.dtype != backend.get_default_dtype():
-            x = x.astype(backend.get_default_dtype())
         batch_size = int(batch_size)
         if not 1 <= batch_size <= len(x):
             raise ValueError(f"`GAN.fit` expects 1 <= batch_size <= {len(x)} (the number of "
                              f"samples); received batch_size={batch_size}.")
-        steps = len(x) // batch_size
-        history = History()
-        cbs = CallbackList([*(callbacks or []), history], self,
-                           {"epochs": int(epochs), "steps": steps, "verbose": verbose})
-        progress = Progress(verbose, int(epochs), steps)
-        self.history, self.stop_training = history, False
-        self.train()
-        cbs.on_train_begin()
-        logs = None
-        try:
-            for epoch in range(int(epochs)):
-                cbs.on_epoch_begin(epoch)
-                logs = self._train_epoch(x, batch_size, steps, shuffle, progress, epoch)
-                progress.end_epoch(steps, logs)
-                cbs.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    break
-        finally:
-            progress.close()
-            cbs.on_train_end(logs)
-        return history
-
-    def _train_epoch(self, x: np.ndarray, batch_size: int, steps: int, shuffle: bool,
-                     progress: Progress, epoch: int) -> dict:
-        order = backend.rng().permutation(len(x)) if shuffle else np.arange(len(x))
-        d_sum = g_sum = 0.0
-        progress.start_epoch(epoch)
-        clock = time.perf_counter if progress.use_bar else None
-        for step in range(steps):
-            d_loss, g_loss = self.train_step(x[order[step * batch_size:(step + 1) * batch_size]])
-            d_sum, g_sum = d_sum + d_loss, g_sum + g_loss
-            if clock is not None and progress.due(now := clock()):
-                progress.update(step + 1, {"d_loss": d_sum / (step + 1),
-                                           "g_loss": g_sum / (step + 1)}, now)
-        return {"d_loss": d_sum / steps, "g_loss": g_sum / steps}
+        batches = DataLoader(x, batch_size=batch_size, shuffle=shuffle, drop_last=True)
+        return super().fit(batches, epochs=epochs, verbose=verbose, callbacks=callbacks)
 
     def generate(self, n: int, z=None, batch_size: int = 256) -> np.ndarray:
         """``n`` samples G(z) as a NumPy array (eval mode, no graph); ``z`` (n,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 import zipfile
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from .errors import ModelFormatError
 
@@ -20,39 +21,41 @@ MAX_COMPRESSION_RATIO = 200  # deflate rarely beats ~10x on weights; bombs reach
 def atomic_write(path: str | os.PathLike) -> Iterator:
     """Open a temporary file next to ``path`` for binary writing; on success it
     replaces ``path`` in one step (``os.replace``), on failure it is removed and
-    any previous ``path`` is left untouched."""
+    any previous ``path`` is left untouched.
+
+    A new file gets the usual permissions (0666 less the process umask); a replaced
+    file keeps its own."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{os.path.basename(path)}.",
-                                      suffix=".tmp", delete=False)
+    tmp_name, tmp = _new_temporary(path)
     try:
         with tmp:
             yield tmp
             tmp.flush()
             os.fsync(tmp.fileno())
-        os.chmod(tmp.name, _mode_for(path))  # temporary files are created 0600
-        os.replace(tmp.name, path)
+        with contextlib.suppress(FileNotFoundError):  # nothing to replace: keep 0666 & ~umask
+            os.chmod(tmp_name, os.stat(path).st_mode & 0o777)
+        os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(tmp.name)
+            os.unlink(tmp_name)
         raise
 
 
-def _mode_for(path: str) -> int:
-    """The replaced file's permissions, or the usual ones for a new file (0666 & ~umask)."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        return 0o666 & ~_UMASK
+def _new_temporary(path: str) -> tuple[str, BinaryIO]:
+    """A new hidden file beside ``path``, opened for binary writing.
 
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
+    It is created with mode 0666, which the kernel reduces by the process umask as
+    for any new file: the umask is honoured without being read or changed
+    (``tempfile`` would create it 0600, and learning the umask means setting it)."""
+    folder, base = os.path.split(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        name = os.path.join(folder, f".{base}.{secrets.token_hex(8)}.tmp")
+        try:
+            return name, os.fdopen(os.open(name, flags, 0o666), "wb")
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"atomic_write: could not create a temporary file in {folder!r}.")
 
 
 def write_archive(path: str | os.PathLike, members: dict[str, bytes]) -> None:

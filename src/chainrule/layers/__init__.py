@@ -8,10 +8,12 @@ from .embedding import Embedding
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling1D, MaxPooling2D
 from .recurrent import GRU, LSTM, SimpleRNN
+from .serialization import deserialize_layer, register_layer, serialize_layer
 
 __all__ = ["LAYER_REGISTRY", "Activation", "AveragePooling2D", "Conv1D", "Conv2D", "Dense",
            "Dropout", "Flatten", "GlobalAveragePooling2D", "Layer", "MaxPooling1D",
            "MaxPooling2D", "Reshape",
            "BatchNormalization", "Embedding", "GaussianNoise", "LayerNormalization",
            "RandomFlip", "RandomTranslation",
-           "GRU", "LSTM", "SimpleRNN"]
+           "GRU", "LSTM", "SimpleRNN",
+           "deserialize_layer", "register_layer", "serialize_layer"]

@@ -11,12 +11,15 @@ import re
 
 import numpy as np
 
-from .. import initializers
+from .. import activations, initializers
 from ..backend import get_default_dtype
 from ..module import Module, Parameter
+from ..registry import Registry
 from ..tensor import Tensor
 
-LAYER_REGISTRY: dict[str, type] = {}  # chainrule's own layers, by class name
+# Layer and model classes load_model may rebuild, by class name: chainrule's own layers
+# (added as they are defined) and those given to register_layer.
+LAYER_REGISTRY = Registry("layer class")
 _name_counts: dict[str, int] = {}
 
 
@@ -46,10 +49,12 @@ def to_tensor(x) -> Tensor:
 class Layer(Module):
     """Base class of every Keras-named layer."""
 
+    ends_with_activation = False  # True where forward(x, logits=True) skips self.activation
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__module__.startswith("chainrule.") and not cls.__name__.startswith("_"):
-            LAYER_REGISTRY[cls.__name__] = cls
+            LAYER_REGISTRY.add(cls)
 
     def __init__(self, input_shape=None, input_dim=None, name: str | None = None,
                  trainable: bool = True, **unknown):
@@ -78,6 +83,16 @@ class Layer(Module):
             self.build(x.shape)
             self.built = True
         return self.forward(x, *args, **kwargs)
+
+    @property
+    def output_activation(self) -> str | None:
+        """The built-in activation this layer's output ends with ("sigmoid", "softmax",
+        ...) when ``layer(x, logits=True)`` gives the values before it (Dense, Conv1D,
+        Conv2D, Activation); None otherwise. A model hands these logits to a loss that
+        fuses the activation (see ``Model.compute_loss``)."""
+        if not self.ends_with_activation:
+            return None
+        return activations.builtin_name(self.activation)
 
     def add_weight(self, name: str, shape: tuple, initializer="zeros",
                    trainable: bool = True) -> Parameter:

@@ -10,9 +10,11 @@ from .base import Layer
 
 
 class _Conv(Layer):
-    """Shared configuration of Conv1D and Conv2D (``rank`` spatial axes)."""
+    """Shared configuration of Conv1D and Conv2D (``rank`` spatial axes); ``logits=True``
+    returns the convolution before the activation."""
 
     rank = 2
+    ends_with_activation = True
 
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
                  dilation_rate=1, activation=None, use_bias: bool = True,
@@ -55,10 +57,10 @@ class Conv2D(_Conv):
 
     rank = 2
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, logits: bool = False) -> Tensor:
         y = F.conv2d(x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
                      dilation=self.dilation_rate)
-        return self.activation(y)
+        return y if logits else self.activation(y)
 
 
 class Conv1D(_Conv):
@@ -66,7 +68,7 @@ class Conv1D(_Conv):
 
     rank = 1
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, logits: bool = False) -> Tensor:
         y = F.conv1d(x, self.kernel, self.bias, strides=self.strides[0],
                      padding=self.padding, dilation=self.dilation_rate[0])
-        return self.activation(y)
+        return y if logits else self.activation(y)

@@ -18,8 +18,11 @@ def _check_rate(layer: str, rate: float) -> float:
 class Dense(Layer):
     """y = activation(x @ kernel + bias);  x (..., in) -> y (..., units).
 
-    ``kernel`` is (in, units) and ``bias`` (units,), as in Keras.
+    ``kernel`` is (in, units) and ``bias`` (units,), as in Keras; ``logits=True``
+    returns x @ kernel + bias, before the activation.
     """
+
+    ends_with_activation = True
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
@@ -40,11 +43,12 @@ class Dense(Layer):
         if self.use_bias:
             self.add_weight("bias", (self.units,), self.bias_initializer)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, logits: bool = False) -> Tensor:
         if x.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"`Dense` expected inputs with {self.kernel.shape[0]} features "
                              f"(its kernel is {self.kernel.shape}); received shape {x.shape}.")
-        return self.activation(F.linear(x, self.kernel, self.bias))
+        y = F.linear(x, self.kernel, self.bias)
+        return y if logits else self.activation(y)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units,
@@ -54,15 +58,17 @@ class Dense(Layer):
 
 
 class Activation(Layer):
-    """Apply an activation by name: ``Activation("relu")``."""
+    """Apply an activation by name: ``Activation("relu")`` (``logits=True``: the input)."""
+
+    ends_with_activation = True
 
     def __init__(self, activation, **kwargs):
         self.activation = activations.get(activation)
         self.activation_name = activations.name_of(activation)
         super().__init__(**kwargs)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.activation(x)
+    def forward(self, x: Tensor, logits: bool = False) -> Tensor:
+        return x if logits else self.activation(x)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "activation": self.activation_name}

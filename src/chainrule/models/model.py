@@ -12,12 +12,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .. import losses, optim
+from .. import activations, losses, optim
 from .. import metrics as metrics_module
+from ..autograd import no_grad
 from ..layers.base import _snake, unique_name
 from ..module import Module
+from ..tensor import Tensor
+from . import saving, training
 from . import summary as summary_module
-from . import training
 
 
 class Model(Module):
@@ -54,6 +56,13 @@ class Model(Module):
     def layers(self) -> list[Module]:
         """The direct sub-modules, in the order they were assigned."""
         return list(self._modules.values())
+
+    @property
+    def output_activation(self) -> str | None:
+        """The built-in activation the model's outputs end with ("sigmoid", "softmax"),
+        when its ``forward(x, logits=True)`` can stop before it; None here. Sequential
+        answers with its last layer's (``Dense(1, activation="sigmoid")``)."""
+        return None
 
     def _summary_children(self) -> list[tuple[str, Module]]:
         return list(self._modules.items())
@@ -112,21 +121,65 @@ class Model(Module):
     def metrics_names(self) -> list[str]:
         return ["loss", *(m.name for m in self.compiled_metrics)]
 
-    def train_step(self, x: np.ndarray, y: np.ndarray, sample_weight=None):
-        """One optimisation step on a batch; returns (loss value, predictions array).
-        Override it to customise training (GANs, extra losses)."""
-        y_pred = self(x)
-        loss = self.loss(y, y_pred, sample_weight)
+    def compute_loss(self, x, y, sample_weight=None) -> Tensor:
+        """The compiled loss of the batch ``x`` (N, ...) against targets ``y``: a scalar
+        Tensor. ``fit`` and ``evaluate`` use it, and so can a hand-written loop::
+
+            loss = model.compute_loss(xb, yb); opt.zero_grad(); loss.backward(); opt.step()
+
+        When the loss is a cross-entropy on probabilities whose activation the model's
+        output ends with (``binary_crossentropy`` after a sigmoid, the categorical ones
+        after a softmax), the loss is computed from the logits by the fused, stable op;
+        the value is the same with or without ``no_grad``."""
+        return self._loss_and_predictions(x, y, sample_weight)[0]
+
+    def _loss_and_predictions(self, x, y, sample_weight=None) -> tuple[Tensor, np.ndarray]:
+        """compute_loss, and the predictions (probabilities) as an array for the metrics."""
+        if self.loss is None:
+            raise RuntimeError(f"{type(self).__name__} has no loss: call model.compile("
+                               f"optimizer=..., loss=...) first.")
+        if y is None:
+            raise ValueError(f"{type(self).__name__} needs targets y to compute its loss: "
+                             f"call fit(x, y, ...) (for an autoencoder, fit(x, x)), or pass "
+                             f"a loader that yields (x, y) batches.")
+        if not self._loss_takes_logits():
+            y_pred = self(x)
+            return self.loss(y, y_pred, sample_weight), y_pred.data
+        logits = self(x, logits=True)
+        with no_grad():
+            y_pred = activations.get(self.output_activation)(logits)
+        return self.loss.on_logits(y, logits, sample_weight), y_pred.data
+
+    def _loss_takes_logits(self) -> bool:
+        """Whether the loss is a cross-entropy on probabilities whose activation
+        (sigmoid, softmax) the model's output ends with: then it is handed the logits."""
+        loss = self.loss
+        return isinstance(loss, losses.ProbabilisticLoss) and not loss.from_logits \
+            and loss.activation == self.output_activation
+
+    def update_metrics(self, y, y_pred: np.ndarray) -> None:
+        """Fold a batch's targets and predictions into every compiled metric."""
+        for m in self.compiled_metrics:
+            m.update(y, y_pred)
+
+    def train_step(self, x: np.ndarray, y: np.ndarray, sample_weight=None) -> dict:
+        """One optimisation step on a batch; returns its logs, ``{"loss": value}``
+        (``fit`` averages each entry over the epoch). Override it to customise training,
+        as the GAN does."""
+        loss, y_pred = self._loss_and_predictions(x, y, sample_weight)
         optimizer = self.optimizer
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        return float(loss.data), y_pred.data
+        self.update_metrics(y, y_pred)
+        return {"loss": float(loss.data)}
 
-    def test_step(self, x: np.ndarray, y: np.ndarray, sample_weight=None):
-        """The loss value and predictions on a batch (run under no_grad by evaluate)."""
-        y_pred = self(x)
-        return float(self.loss(y, y_pred, sample_weight).data), y_pred.data
+    def test_step(self, x: np.ndarray, y: np.ndarray, sample_weight=None) -> dict:
+        """The logs of a batch without training, ``{"loss": value}`` (``evaluate`` runs
+        it in eval mode under no_grad)."""
+        loss, y_pred = self._loss_and_predictions(x, y, sample_weight)
+        self.update_metrics(y, y_pred)
+        return {"loss": float(loss.data)}
 
     def fit(self, x=None, y=None, batch_size: int | None = 32, epochs: int = 1,
             verbose: int = 1, callbacks=None, validation_split: float = 0.0,
@@ -161,19 +214,7 @@ class Model(Module):
     def predict_on_batch(self, x) -> np.ndarray:
         return self.predict(x, batch_size=len(x))
 
-    # ------------------------------------------------------------ weights and saving
-
-    def get_weights(self) -> list[np.ndarray]:
-        """Copies of every parameter and buffer, in ``state_dict`` order."""
-        return list(self.state_dict().values())
-
-    def set_weights(self, weights: list) -> None:
-        """Set every parameter and buffer from a list in ``get_weights`` order."""
-        keys = list(self.state_dict())
-        if len(weights) != len(keys):
-            raise ValueError(f"set_weights: the model has {len(keys)} weights; received "
-                             f"{len(weights)}.")
-        self.load_state_dict(dict(zip(keys, weights)))
+    # ------------------------------------------------------------ saving
 
     def get_config(self) -> dict:
         """Constructor arguments for ``save``; subclasses override it (and register the
@@ -191,21 +232,15 @@ class Model(Module):
     def save(self, filepath: str | os.PathLike) -> None:
         """Write architecture, weights, optimizer state and compile settings to one zip
         file at ``filepath`` (atomically); ``cr.models.load_model`` reads it back."""
-        from .saving import save_model
-
-        save_model(self, filepath)
+        saving.save_model(self, filepath)
 
     def save_weights(self, filepath: str | os.PathLike) -> None:
         """Write the state_dict alone as a safetensors file (atomically)."""
-        from .saving import save_weights
-
-        save_weights(self, filepath)
+        saving.save_weights(self, filepath)
 
     def load_weights(self, filepath: str | os.PathLike) -> None:
         """Load weights saved by ``save_weights`` (or a full model file); all or nothing."""
-        from .saving import load_weights
-
-        load_weights(self, filepath)
+        saving.load_weights(self, filepath)
 
 
 

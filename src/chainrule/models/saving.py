@@ -6,8 +6,8 @@ The file holds ``config.json`` (architecture and build shape),
 ``compile.json`` (loss and metrics) and ``metadata.json``.
 
 Loading never unpickles and never imports or executes anything named in the file:
-layer classes resolve only through ``chainrule.layers.LAYER_REGISTRY``,
-:func:`register_layer` and ``custom_objects``; losses, metrics and optimizers only
+layer and model classes resolve only through ``custom_objects`` and the layer
+registry (``cr.layers.deserialize_layer``); losses, metrics and optimizers only
 through their own ``get``. While the architecture is rebuilt, weights are created
 as zeros (they are overwritten next), no random numbers are drawn, and no layer
 may create more weight values than the weights file holds, so a hostile config
@@ -38,10 +38,9 @@ from ..io import (
     save_arrays,
     write_archive,
 )
-from ..layers.base import LAYER_REGISTRY
+from ..layers import deserialize_layer, serialize_layer
 from ..module import Module
-from .model import Model
-from .sequential import Sequential
+from ..version import __version__
 
 FORMAT = "chainrule.model"
 FORMAT_VERSION = 1
@@ -49,32 +48,7 @@ CONFIG, WEIGHTS = "config.json", "model.weights.safetensors"
 OPTIONAL = ("compile.json", "optimizer.json", "optimizer.safetensors", "metadata.json")
 MAX_INPUT_VALUES = 1 << 24  # per sample, for the zero batch that builds lazy layers
 
-_REGISTERED: dict[str, type] = {}
-
-
-def register_layer(cls: type | None = None, *, name: str | None = None):
-    """Allow ``load_model`` to rebuild a custom layer or Model class by its name.
-
-    Use as ``register_layer(MyLayer)`` or as a decorator. The class needs
-    ``get_config()`` returning its constructor arguments (JSON-able)."""
-    def register(klass: type) -> type:
-        if not (isinstance(klass, type) and issubclass(klass, Module)):
-            raise TypeError(f"register_layer expects a Layer or Model class; received "
-                            f"{klass!r}.")
-        _REGISTERED[name or klass.__name__] = klass
-        return klass
-
-    return register if cls is None else register(cls)
-
-
 # ---------------------------------------------------------------- saving
-
-
-def serialize_layer(layer: Module) -> dict:
-    """``{"class_name": ..., "config": layer.get_config()}``."""
-    if not hasattr(layer, "get_config"):
-        raise NotImplementedError(f"Cannot save {type(layer).__name__}: it has no get_config().")
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
 def _serialize_loss(loss) -> dict | None:
@@ -91,7 +65,16 @@ def _serialize_metric(metric) -> dict:
     return metrics_module.serialize(metric)
 
 
-def model_members(model: Model) -> dict[str, bytes]:
+def _is_model(obj) -> bool:
+    """Whether ``obj`` has Model's interface (compile, build, a known input shape).
+
+    This module sits below ``model.py`` (whose ``save`` and ``load_weights`` call it),
+    so it knows a model by what it offers rather than by its class."""
+    return isinstance(obj, Module) and all(
+        hasattr(obj, name) for name in ("compile", "build", "_known_input_shape"))
+
+
+def model_members(model: Module) -> dict[str, bytes]:
     """The archive's members (name -> bytes) for ``model``."""
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, **serialize_layer(model)}
     shape = model._known_input_shape()
@@ -104,7 +87,7 @@ def model_members(model: Model) -> dict[str, bytes]:
         raise TypeError(f"Cannot save {type(model).__name__}: a layer's get_config() holds "
                         f"something that is not JSON ({err}).") from None
     members[WEIGHTS] = encode_arrays(model.state_dict())
-    members["metadata.json"] = encode_json({"chainrule_version": _version()})
+    members["metadata.json"] = encode_json({"chainrule_version": __version__})
     if model.optimizer is not None:
         state = dict(model.optimizer.state_dict())
         members["optimizer.safetensors"] = encode_arrays(state.pop("arrays", {}))
@@ -119,13 +102,7 @@ def model_members(model: Model) -> dict[str, bytes]:
     return members
 
 
-def _version() -> str:
-    import chainrule
-
-    return getattr(chainrule, "__version__", "unknown")
-
-
-def save_model(model: Model, filepath: str | os.PathLike) -> None:
+def save_model(model: Module, filepath: str | os.PathLike) -> None:
     """Write ``model`` to one zip file at ``filepath``, atomically."""
     write_archive(filepath, model_members(model))
 
@@ -139,7 +116,7 @@ def save_weights(model: Module, filepath: str | os.PathLike) -> None:
 
 
 def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
-               compile: bool = True) -> Model:
+               compile: bool = True) -> Module:
     """Rebuild a model saved by ``model.save``: architecture, weights and, with
     ``compile``, its loss, metrics and optimizer state (so ``fit`` resumes exactly).
 
@@ -160,15 +137,15 @@ def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
                                f"{type(err).__name__}: {err}") from None
 
 
-def _load(members: dict[str, bytes], custom_objects: dict, compile: bool) -> Model:
+def _load(members: dict[str, bytes], custom_objects: dict, compile: bool) -> Module:
     config = decode_json(members[CONFIG], CONFIG)
     if config.get("format", FORMAT) != FORMAT:
         raise ModelFormatError(f"{CONFIG}: format {config.get('format')!r:.50} is not {FORMAT}.")
     weights = decode_arrays(members[WEIGHTS], WEIGHTS)
     budget = sum(a.size for a in weights.values())
     with _building_guard(budget):
-        model = deserialize_layer(config, custom_objects)
-        if not isinstance(model, Model):
+        model = _deserialize_model(config, custom_objects)
+        if not _is_model(model):
             raise ModelFormatError(f"{CONFIG}: class {config['class_name']!r} is not a Model.")
         build = _build_config(config.get("build_config"))
         if build is not None:
@@ -179,6 +156,13 @@ def _load(members: dict[str, bytes], custom_objects: dict, compile: bool) -> Mod
     if compile and "compile.json" in members:
         _compile(model, members, custom_objects)
     return model
+
+
+def _deserialize_model(config: dict, custom_objects: dict) -> Module:
+    try:
+        return deserialize_layer(config, custom_objects)
+    except ModelFormatError as err:
+        raise ModelFormatError(f"{CONFIG}: {err}") from None
 
 
 @contextlib.contextmanager
@@ -207,33 +191,6 @@ def _build_config(build) -> tuple | None:
                                            "uint8", "bool"):
         raise ModelFormatError(f"{CONFIG}: unsupported build_config.input_dtype {dtype!r:.50}.")
     return tuple(shape), dtype
-
-
-def _resolve_class(class_name, custom_objects: dict) -> type:
-    if not isinstance(class_name, str):
-        raise ModelFormatError(f"{CONFIG}: class_name must be a string; found "
-                               f"{type(class_name).__name__}.")
-    for table in (custom_objects, _REGISTERED, LAYER_REGISTRY, {"Sequential": Sequential}):
-        cls = table.get(class_name)
-        if cls is not None:
-            break
-    if not (isinstance(cls, type) and issubclass(cls, Module)):
-        raise ModelFormatError(f"{CONFIG}: unknown layer class {class_name!r:.100}: only "
-                               f"chainrule layers, classes registered with "
-                               f"cr.models.register_layer and custom_objects can be loaded.")
-    return cls
-
-
-def deserialize_layer(spec, custom_objects: dict | None = None) -> Module:
-    """A layer (or model) from ``{"class_name": ..., "config": {...}}``."""
-    if not isinstance(spec, dict) or not isinstance(spec.get("config", {}), dict):
-        raise ModelFormatError(f"{CONFIG}: a layer entry must be an object with class_name "
-                               f"and a config object; found {spec!r:.100}.")
-    cls = _resolve_class(spec.get("class_name"), custom_objects or {})
-    config = spec.get("config", {})
-    if issubclass(cls, Sequential):
-        return cls.from_config(config, custom_objects)
-    return cls.from_config(config)
 
 
 def _own_weights(model: Module) -> dict:
@@ -265,7 +222,7 @@ def assign_weights(model: Module, weights: dict[str, np.ndarray], where: str) ->
     model.load_state_dict(weights)
 
 
-def _compile(model: Model, members: dict, custom_objects: dict) -> None:
+def _compile(model: Module, members: dict, custom_objects: dict) -> None:
     cfg = decode_json(members["compile.json"], "compile.json")
     loss = _deserialize(cfg.get("loss"), losses, custom_objects, "loss")
     metric_specs = cfg.get("metrics", [])
@@ -339,7 +296,7 @@ def load_weights(model: Module, filepath: str | os.PathLike) -> None:
         weights = decode_arrays(data, f"{path!r}: {WEIGHTS}")
     else:
         weights = load_arrays(path)
-    if isinstance(model, Model) and _own_weights(model).keys() != weights.keys():
+    if _is_model(model) and _own_weights(model).keys() != weights.keys():
         shape = model._known_input_shape()
         if shape is not None:
             model.build(shape, model._build_input_dtype)

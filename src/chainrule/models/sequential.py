@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from ..layers import Embedding
+from ..layers import Embedding, deserialize_layer, register_layer, serialize_layer
 from ..module import Module
 from .model import Model
 
 
+@register_layer  # so load_model can rebuild it
 class Sequential(Model):
     """``Sequential([Dense(6, activation="relu", input_dim=11), Dense(1)])``, or build
     it with ``add``. Layers are registered under their index, so state-dict keys
@@ -47,23 +48,27 @@ class Sequential(Model):
         object.__delattr__(self, key)
         return layer
 
-    def forward(self, x):
-        for layer in self._layers:
-            x = layer(x)
+    @property
+    def output_activation(self) -> str | None:
+        """The last layer's ``output_activation`` ("sigmoid" for ``Dense(1,
+        activation="sigmoid")``), or None."""
+        return getattr(self._layers[-1], "output_activation", None) if self._layers else None
+
+    def forward(self, x, logits: bool = False):
+        """Each layer in turn; with ``logits`` the last stops before its activation."""
+        last = len(self._layers) - 1
+        for i, layer in enumerate(self._layers):
+            x = layer(x, logits=True) if logits and i == last else layer(x)
         return x
 
     def _summary_children(self) -> list[tuple[str, Module]]:
         return [(str(i), layer) for i, layer in enumerate(self._layers)]
 
     def get_config(self) -> dict:
-        from .saving import serialize_layer
-
         return {"name": self.name, "layers": [serialize_layer(layer) for layer in self._layers]}
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> Sequential:
-        from .saving import deserialize_layer
-
         layers, name = config.get("layers", []), config.get("name")
         if not isinstance(layers, list) or not isinstance(name, str | None):
             raise TypeError("Sequential config: `layers` must be a list and `name` a string.")

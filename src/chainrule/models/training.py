@@ -1,8 +1,13 @@
 """The loops behind ``fit``, ``evaluate`` and ``predict``.
 
+Each step calls the model's ``train_step`` (``test_step`` in evaluation), which
+returns the batch's logs (``{"loss": value}``, a GAN's ``{"d_loss", "g_loss"}``);
+the loop averages every entry over the epoch, weighted by batch size, and adds the
+compiled metrics' results.
+
 The per-step path is kept lean because small models are all per-step overhead:
-batches are slices of arrays converted once (one permutation per epoch), the loss
-and metrics accumulate as running sums in NumPy (no graph), batch callbacks are
+batches are slices of arrays converted once (one permutation per epoch), logs and
+metrics accumulate as running sums in NumPy (no graph), batch callbacks are
 called only when some callback overrides them, and the progress bar is refreshed
 at most ten times a second.
 """
@@ -11,14 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from ..autograd import no_grad
 from ..callbacks import CallbackList, History
-from .inputs import ArrayData, IterableData, make_data
-from .progress import Progress
+from ..data.inputs import ArrayData, IterableData, make_data
+from .progress import Progress, format_logs
 
 
 @contextlib.contextmanager
@@ -41,11 +46,30 @@ def _positive_int(value, name: str) -> int:
     return int(value)
 
 
-def _epoch_logs(loss_sum: float, seen: int, metrics: list) -> dict:
-    logs = {"loss": loss_sum / seen if seen else float("nan")}
-    for m in metrics:
-        logs[m.name] = float(m.result())
-    return logs
+class _RunningLogs:
+    """Batch-size-weighted means of the logs ``train_step``/``test_step`` return, and
+    the results of the model's compiled metrics (which the steps update)."""
+
+    def __init__(self, metrics: list):
+        self.metrics = metrics
+        for m in metrics:
+            m.reset()
+        self.sums: dict[str, float] = {}
+        self.seen = 0
+
+    def add(self, logs: dict, n: int) -> None:
+        sums = self.sums
+        for key, value in logs.items():
+            sums[key] = sums.get(key, 0.0) + value * n
+        self.seen += n
+
+    def result(self) -> dict:
+        seen = self.seen
+        logs = {key: total / seen for key, total in self.sums.items()} if seen \
+            else {"loss": float("nan")}
+        for m in self.metrics:
+            logs[m.name] = float(m.result())
+        return logs
 
 
 def _validation_data(validation_data, integer_x: bool):
@@ -109,55 +133,39 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
 def _train_epoch(model, data, batch_size: int, shuffle: bool, cbs: CallbackList,
                  progress: Progress, epoch: int) -> tuple[dict, int]:
     """One pass over ``data``; returns the epoch's logs and the number of steps run."""
-    metrics = model.compiled_metrics
-    for m in metrics:
-        m.reset()
+    running = _RunningLogs(model.compiled_metrics)
     train_step = model.train_step
     batch_begin, batch_end = cbs.batch_begin, cbs.batch_end
     clock = time.perf_counter if progress.use_bar else None
-    loss_sum, seen, step = 0.0, 0, 0
+    step = 0
     progress.start_epoch(epoch)
     for xb, yb, wb in data.batches(batch_size, shuffle):
         for cb in batch_begin:
             cb.on_batch_begin(step, {"batch": step, "size": len(xb)})
-        loss, y_pred = train_step(xb, yb, wb)
-        n = len(xb)
-        loss_sum += loss * n
-        seen += n
-        for m in metrics:
-            m.update(yb, y_pred)
+        running.add(train_step(xb, yb, wb), len(xb))
         step += 1
         if batch_end:
-            batch_logs = _epoch_logs(loss_sum, seen, metrics)
+            batch_logs = running.result()
             for cb in batch_end:
                 cb.on_batch_end(step - 1, batch_logs)
         if clock is not None:
             now = clock()
             if progress.due(now):
-                progress.update(step, _epoch_logs(loss_sum, seen, metrics), now)
+                progress.update(step, running.result(), now)
         if model.stop_training:
             break
-    return _epoch_logs(loss_sum, seen, metrics), step
+    return running.result(), step
 
 
 def run_evaluation(model, data, batch_size: int) -> dict:
     """Loss (batch-size-weighted mean) and metrics of ``model`` on ``data``."""
-    metrics = model.compiled_metrics
-    for m in metrics:
-        m.reset()
-    loss_sum, seen = 0.0, 0
+    running = _RunningLogs(model.compiled_metrics)
     with inference_mode(model):
         for xb, yb, wb in data.batches(batch_size):
-            if yb is None:
-                raise ValueError("evaluate needs targets y (or batches of (x, y)).")
-            loss, y_pred = model.test_step(xb, yb, wb)
-            loss_sum += loss * len(xb)
-            seen += len(xb)
-            for m in metrics:
-                m.update(yb, y_pred)
-    if seen == 0:
+            running.add(model.test_step(xb, yb, wb), len(xb))
+    if running.seen == 0:
         raise ValueError("evaluate received no samples.")
-    return _epoch_logs(loss_sum, seen, metrics)
+    return running.result()
 
 
 def evaluate(model, x, y=None, batch_size: int | None = 32, verbose: int = 0,
@@ -167,8 +175,6 @@ def evaluate(model, x, y=None, batch_size: int | None = 32, verbose: int = 0,
     data = make_data(x, y, sample_weight, integer_x=model._integer_input())
     logs = run_evaluation(model, data, _positive_int(batch_size or 32, "batch_size"))
     if verbose:
-        from .progress import format_logs
-
         print(format_logs(logs))
     if return_dict:
         return logs
@@ -176,14 +182,18 @@ def evaluate(model, x, y=None, batch_size: int | None = 32, verbose: int = 0,
     return values[0] if len(values) == 1 else values
 
 
-def predict(model, x, batch_size: int | None = 32, verbose: int = 0) -> np.ndarray:
-    """Outputs of ``model`` on ``x`` as one NumPy array (see :meth:`Model.predict`)."""
+def predict(model, x, batch_size: int | None = 32, verbose: int = 0,
+            forward: Callable | None = None) -> np.ndarray:
+    """Outputs of ``model`` on ``x`` as one NumPy array (see :meth:`Model.predict`);
+    ``forward`` (default: the model) is what runs on each batch, e.g. an autoencoder's
+    encoder."""
     batch_size = _positive_int(batch_size or 32, "batch_size")
     data = make_data(x, integer_x=model._integer_input())
+    forward = model if forward is None else forward
     outputs = []
     with inference_mode(model):
         for xb, _, _ in data.batches(batch_size):
-            out = model(xb)
+            out = forward(xb)
             outputs.append(np.array(getattr(out, "data", out)))
     if not outputs:
         raise ValueError("predict received no samples.")

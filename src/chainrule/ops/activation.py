@@ -18,7 +18,6 @@ class Sigmoid(Function):
     def forward(self, x):
         s = np.exp(-np.logaddexp(0, -x))
         self.save_for_backward(s)
-        self.logits = x  # kept for a following cross-entropy (losses.py), as Keras does
         return s
 
     def backward(self, grad):
@@ -107,7 +106,6 @@ class Softmax(Function):
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         s = e / e.sum(axis=axis, keepdims=True)
         self.save_for_backward(s)
-        self.logits = x  # kept for a following cross-entropy (losses.py), as Keras does
         return s
 
     def backward(self, grad):

@@ -6,6 +6,7 @@ made without parameters and handed to ``model.compile``, which attaches them.
 
 from __future__ import annotations
 
+from ..registry import Registry
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .clip import clip_grad_norm
@@ -16,14 +17,16 @@ from .sgd import SGD
 
 # Keras' names and Keras' defaults: compile(optimizer="adam") should train like Keras.
 # The update rules stay PyTorch's (eps added outside the square root).
-KERAS_DEFAULTS: dict[str, tuple[type[Optimizer], dict]] = {
-    "sgd": (SGD, {"lr": 0.01}),
-    "adam": (Adam, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7}),
-    "adamw": (AdamW, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.004}),
-    "rmsprop": (RMSprop, {"lr": 0.001, "alpha": 0.9, "eps": 1e-7}),
-    "adagrad": (Adagrad, {"lr": 0.001, "initial_accumulator_value": 0.1, "eps": 1e-7}),
+OPTIMIZERS = Registry("optimizer", {"sgd": SGD, "adam": Adam, "adamw": AdamW,
+                                    "rmsprop": RMSprop, "adagrad": Adagrad},
+                      hint="(or pass an Optimizer instance or class)")
+KERAS_DEFAULTS: dict[type[Optimizer], dict] = {
+    SGD: {"lr": 0.01},
+    Adam: {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7},
+    AdamW: {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.004},
+    RMSprop: {"lr": 0.001, "alpha": 0.9, "eps": 1e-7},
+    Adagrad: {"lr": 0.001, "initial_accumulator_value": 0.1, "eps": 1e-7},
 }
-_CLASSES = {cls.__name__: cls for cls, _ in KERAS_DEFAULTS.values()}
 
 
 def get(identifier) -> Optimizer:
@@ -40,10 +43,7 @@ def get(identifier) -> Optimizer:
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
         return identifier()
-    if isinstance(identifier, str) and identifier.lower() in KERAS_DEFAULTS:
-        cls, defaults = KERAS_DEFAULTS[identifier.lower()]
-        return cls(**defaults)
-    if isinstance(identifier, dict) and identifier.get("name") in _CLASSES:
-        return _CLASSES[identifier["name"]](**identifier.get("hyperparameters", {}))
-    raise ValueError(f"Unknown optimizer {identifier!r}; choose one of "
-                     f"{sorted(KERAS_DEFAULTS)}, or pass an Optimizer instance or class.")
+    if isinstance(identifier, dict):
+        return OPTIMIZERS.lookup(identifier.get("name"))(**identifier.get("hyperparameters", {}))
+    cls = OPTIMIZERS.lookup(identifier)
+    return cls(**KERAS_DEFAULTS[cls])

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_default_dtype
-from ..models import Model, register_layer
-from ..models.training import inference_mode
+from ..layers import deserialize_layer, register_layer, serialize_layer
+from ..models import Model
+from ..models.training import predict
 from ..module import Module
 
 
@@ -36,8 +36,15 @@ class Autoencoder(Model):
         self.encoder = encoder
         self.decoder = decoder
 
-    def forward(self, x):
-        return self.decoder(self.encoder(x))
+    @property
+    def output_activation(self) -> str | None:
+        """The decoder's output activation (a sigmoid for pixels in [0, 1]), so that
+        binary_crossentropy is computed from its logits."""
+        return getattr(self.decoder, "output_activation", None)
+
+    def forward(self, x, logits: bool = False):
+        code = self.encoder(x)
+        return self.decoder(code, logits=True) if logits else self.decoder(code)
 
     def fit(self, x=None, y=None, **kwargs):
         """``Model.fit`` with the input as the target when ``y`` is None; a
@@ -52,40 +59,23 @@ class Autoencoder(Model):
         return super().evaluate(x, x if y is None else y, **kwargs)
 
     def get_config(self) -> dict:
-        from ..models.saving import serialize_layer
-
         return {"name": self.name, "encoder": serialize_layer(self.encoder),
                 "decoder": serialize_layer(self.decoder)}
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> Autoencoder:
-        from ..models.saving import deserialize_layer
-
         return cls(deserialize_layer(config.get("encoder"), custom_objects),
                    deserialize_layer(config.get("decoder"), custom_objects),
                    name=config.get("name"))
 
     def encode(self, x, batch_size: int = 256) -> np.ndarray:
         """The codes encoder(x) as a NumPy array (eval mode: no noise, no graph)."""
-        return self._run(self.encoder, x, batch_size)
+        return predict(self, x, batch_size, forward=self.encoder)
 
     def decode(self, codes, batch_size: int = 256) -> np.ndarray:
         """decoder(codes) as a NumPy array (eval mode, no graph)."""
-        return self._run(self.decoder, codes, batch_size)
+        return predict(self, codes, batch_size, forward=self.decoder)
 
     def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
         """decoder(encoder(x)) as a NumPy array (eval mode, no graph)."""
-        return self._run(self, x, batch_size)
-
-    def _run(self, module: Module, x, batch_size: int) -> np.ndarray:
-        x = np.asarray(x)
-        if x.dtype.kind == "f" and x.dtype != get_default_dtype():
-            x = x.astype(get_default_dtype())
-        outputs = []
-        with inference_mode(self):
-            for start in range(0, len(x), int(batch_size)):
-                out = module(x[start:start + int(batch_size)])
-                outputs.append(np.array(getattr(out, "data", out)))
-        if not outputs:
-            raise ValueError(f"`Autoencoder` received no samples (input shape {x.shape}).")
-        return np.concatenate(outputs, axis=0)
+        return self.predict(x, batch_size)

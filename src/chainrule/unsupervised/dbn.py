@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..io import ModelFormatError
+from ..layers import Dense
+from ..models import Sequential
 from ._format import check_array, load_arrays, save_arrays
 from .rbm import RBM
 
@@ -67,9 +69,6 @@ class DBN:
 
         Uncompiled: compile it with a loss such as "sparse_categorical_crossentropy".
         """
-        from ..layers import Dense
-        from ..models import Sequential
-
         model = Sequential()
         for i, rbm in enumerate(self.rbms):
             layer = Dense(rbm.n_hidden, activation=activation,

@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, run_backward
+from ..autograd import Function, run_backward, topological_order
 from ..tensor import Tensor
 
 
 def _graph(root: Tensor) -> list:
-    """Every node behind ``root`` (Functions and leaf tensors), parents first."""
-    order, seen, stack = [], set(), [(root._ctx or root, False)]
-    while stack:
-        item, expanded = stack.pop()
-        if expanded:
-            order.append(item)
-            continue
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        stack.append((item, True))
-        for parent in _parents(item):
-            stack.append((parent, False))
+    """Every node behind ``root`` (Functions and leaf tensors), parents first: the
+    engine's topological order, each leaf placed before the first node that uses it."""
+    if root._ctx is None:
+        return [root]
+    order, seen = [], set()
+    for fn in topological_order(root._ctx):
+        for leaf in _parents(fn):
+            if not isinstance(leaf, Function) and id(leaf) not in seen:
+                seen.add(id(leaf))
+                order.append(leaf)
+        order.append(fn)
     return order
 
 

@@ -1,0 +1,84 @@
+"""``cr.backend``: the default dtype, the seeded generator, BLAS threads, and the
+allocator tuning that is the caller's choice (never made at import)."""
+
+import sys
+
+import numpy as np
+import pytest
+from process_probe import run_probe
+
+import chainrule as cr
+
+# ---------------------------------------------------------------- dtypes and seeding
+
+
+def test_default_dtype_is_float32_and_can_change():
+    assert cr.get_default_dtype() == np.float32
+    assert cr.tensor([1.0, 2.0]).dtype == np.float32
+    assert cr.tensor(1.5).dtype == np.float32
+    assert cr.randn(2).dtype == np.float32 and cr.zeros(2).dtype == np.float32
+    assert cr.tensor([1, 2]).dtype.kind == "i"
+    previous = cr.get_default_dtype()
+    cr.set_default_dtype(np.float64)
+    try:
+        assert cr.tensor([1.0]).dtype == np.float64
+        assert cr.rand(3).dtype == np.float64
+        assert cr.ones(2).dtype == np.float64
+    finally:
+        cr.set_default_dtype(previous)
+    assert cr.tensor([1.0]).dtype == np.float32
+    with pytest.raises(TypeError):
+        cr.set_default_dtype(np.int32)
+
+
+def test_manual_seed_makes_random_tensors_reproducible():
+    cr.manual_seed(123)
+    a, b = cr.randn(3, 4), cr.rand(5)
+    cr.manual_seed(123)
+    c, d = cr.randn(3, 4), cr.rand(5)
+    np.testing.assert_array_equal(a.data, c.data)
+    np.testing.assert_array_equal(b.data, d.data)
+    assert np.all((d.data >= 0) & (d.data < 1))
+    cr.manual_seed(124)
+    assert not np.array_equal(cr.randn(3, 4).data, a.data)
+
+
+def test_rng_is_chainrule_own_generator():
+    cr.manual_seed(5)
+    first = cr.backend.rng().random(3)
+    np.random.seed(0)  # NumPy's global generator does not touch chainrule's
+    cr.manual_seed(5)
+    np.testing.assert_array_equal(cr.backend.rng().random(3), first)
+
+
+def test_is_floating():
+    assert cr.backend.is_floating(np.float32) and cr.backend.is_floating("float64")
+    assert not cr.backend.is_floating(np.int64) and not cr.backend.is_floating(bool)
+
+
+# ---------------------------------------------------------------- process-wide settings
+
+
+def test_limit_blas_threads_limits_and_restores():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    with cr.backend.limit_blas_threads(1):
+        assert set(blas_threads()) <= {1}
+    assert blas_threads() == before
+    with cr.backend.limit_blas_threads(None):  # no limit: nothing changes
+        assert blas_threads() == before
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_tune_allocator_is_an_explicit_opt_in():
+    """Importing makes no mallopt call (test_architecture checks every module);
+    tune_allocator() makes exactly the two documented ones."""
+    probe = run_probe("import chainrule as cr\nresult = cr.backend.tune_allocator()")
+    mallopts = [c for c in probe["calls"] if c == ["ctypes function", "mallopt"]]
+    assert probe["result"] is True and len(mallopts) >= 1
+    assert ["ctypes.CDLL", "libc.so.6"] in probe["calls"]
