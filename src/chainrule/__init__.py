@@ -35,6 +35,7 @@ from . import (  # noqa: E402
     activations,
     callbacks,
     data,
+    distributed,
     functional,
     generative,
     initializers,

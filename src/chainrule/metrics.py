@@ -34,9 +34,14 @@ def _align(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 class Metric:
-    """Base class: running state, ``update``, ``result``, ``reset`` and a ``name``."""
+    """Base class: running state, ``update``, ``result``, ``reset`` and a ``name``.
+
+    ``_additive`` names the running-state attributes that add up over batches (counts,
+    sums, lists of scores): ``merge_state`` adds other copies' into this one's.
+    """
 
     name = "metric"
+    _additive: tuple[str, ...] = ()
 
     def __init__(self, name: str | None = None):
         if name is not None:
@@ -59,6 +64,21 @@ class Metric:
     def reset_state(self) -> None:
         self.reset()
 
+    def state(self) -> dict:
+        """The running state that adds up over batches: ``{attribute: value}``."""
+        return {name: getattr(self, name) for name in self._additive}
+
+    def merge_state(self, states: list[dict]) -> None:
+        """Fold ``states`` (the ``state()`` of copies of this metric that saw other
+        batches, e.g. on other processes) into this one: ``result()`` is then the metric
+        over all their batches together."""
+        if not self._additive:
+            raise NotImplementedError(f"{type(self).__name__} cannot merge_state: list its "
+                                      f"additive state attributes in `_additive`.")
+        for state in states:
+            for name in self._additive:
+                setattr(self, name, getattr(self, name) + state[name])
+
     def get_config(self) -> dict:
         return {"name": self.name}
 
@@ -80,6 +100,8 @@ class Metric:
 
 class _CountMetric(Metric):
     """A fraction of matching elements: ``correct / total``, kept as running ints."""
+
+    _additive = ("correct", "total")
 
     def reset(self) -> None:
         self.correct = 0
@@ -160,6 +182,8 @@ class Accuracy(_CountMetric):
 class _ConfusionMetric(Metric):
     """Binary true/false positive counts at a threshold, element by element."""
 
+    _additive = ("tp", "fp", "fn")
+
     def __init__(self, name: str | None = None, threshold: float = 0.5):
         self.threshold = threshold
         super().__init__(name)
@@ -201,6 +225,7 @@ class AUC(Metric):
     sharing their average rank). Keras approximates it with 200 thresholds."""
 
     name = "auc"
+    _additive = ("labels", "scores")
 
     def reset(self) -> None:
         self.scores: list[np.ndarray] = []
@@ -238,6 +263,8 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
 
 class MeanMetricWrapper(Metric):
     """The batch-size-weighted mean of ``fn(y_true, y_pred)`` (per-sample values)."""
+
+    _additive = ("sum", "count")
 
     def __init__(self, fn: Callable, name: str | None = None):
         self.fn = fn

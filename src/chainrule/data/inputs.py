@@ -122,16 +122,21 @@ class ArrayData:
     def batches(self, batch_size: int, shuffle: bool = False) -> Iterator[Batch]:
         """Slices of ``batch_size`` rows; with ``shuffle`` one permutation (from
         chainrule's seeded generator) is applied to every array first."""
-        x, y, w = self.x, self.y, self.sample_weight
-        if shuffle:
-            perm = rng().permutation(len(x))
-            x = x[perm]
-            y = None if y is None else y[perm]
-            w = None if w is None else w[perm]
-        for start in range(0, len(x), batch_size):
-            stop = start + batch_size
-            yield (x[start:stop], None if y is None else y[start:stop],
-                   None if w is None else w[start:stop])
+        data = self.shuffled() if shuffle else self
+        for start in range(0, len(data), batch_size):
+            yield data.rows(start, start + batch_size)
+
+    def shuffled(self) -> ArrayData:
+        """The arrays in one random order (a permutation from chainrule's generator)."""
+        perm = rng().permutation(len(self.x))
+        return ArrayData(*(None if a is None else a[perm]
+                           for a in (self.x, self.y, self.sample_weight)))
+
+    def rows(self, start: int, stop: int) -> Batch:
+        """Rows ``start:stop`` of x, y and sample_weight."""
+        y, w = self.y, self.sample_weight
+        return (self.x[start:stop], None if y is None else y[start:stop],
+                None if w is None else w[start:stop])
 
 
 class IterableData:

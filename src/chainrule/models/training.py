@@ -23,6 +23,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..callbacks import CallbackList, History
 from ..data.inputs import ArrayData, IterableData, make_data
+from .data_parallel import OneProcess, plan_for
 from .progress import Progress, format_logs
 
 
@@ -56,6 +57,7 @@ class _RunningLogs:
             m.reset()
         self.sums: dict[str, float] = {}
         self.seen = 0
+        self.results: dict[str, float] = {}  # metric values merged from other processes
 
     def add(self, logs: dict, n: int) -> None:
         sums = self.sums
@@ -68,7 +70,7 @@ class _RunningLogs:
         logs = {key: total / seen for key, total in self.sums.items()} if seen \
             else {"loss": float("nan")}
         for m in self.metrics:
-            logs[m.name] = float(m.result())
+            logs[m.name] = self.results.get(m.name, float(m.result()))
         return logs
 
 
@@ -81,8 +83,9 @@ def _validation_data(validation_data, integer_x: bool):
 def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose: int = 1,
         validation_split: float = 0.0, validation_data=None, shuffle: bool = True,
         callbacks=None, class_weight=None, sample_weight=None, initial_epoch: int = 0,
-        validation_batch_size: int | None = None) -> History:
-    """Train ``model`` (see :meth:`Model.fit`)."""
+        validation_batch_size: int | None = None, distributed: bool = False) -> History:
+    """Train ``model`` (see :meth:`Model.fit`); ``distributed``: on this process's share
+    of every batch (``models/data_parallel.py``)."""
     model._require_compiled("fit")
     verbose = 1 if verbose == "auto" else int(verbose)
     batch_size = _positive_int(batch_size or 32, "batch_size")
@@ -100,11 +103,12 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
             raise ValueError("validation_split needs array inputs; pass validation_data "
                              "with a data loader.")
         data, val = data.split(validation_split)
-    steps = data.steps(batch_size)
+    plan = plan_for(model, distributed)
+    steps = plan.steps(data, batch_size)
     history = History()
-    cbs = CallbackList([*(callbacks or []), history], model,
+    cbs = CallbackList([*plan.callbacks(callbacks or []), history], model,
                        {"epochs": epochs, "steps": steps, "verbose": verbose})
-    progress = Progress(verbose, epochs, steps)
+    progress = Progress(plan.verbose(verbose), epochs, steps)
     model.stop_training = False
     model.history = history
     modes = [(m, m.training) for m in model.modules()]
@@ -113,33 +117,41 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
     logs = None
     try:
         for epoch in range(initial_epoch, epochs):
+            plan.begin_epoch(model)
             cbs.on_epoch_begin(epoch)
-            logs, done = _train_epoch(model, data, batch_size, shuffle, cbs, progress, epoch)
+            logs, done = _train_epoch(model, plan.batches(data, batch_size, shuffle), cbs,
+                                      progress, epoch, plan)
+            plan.end_training_pass(model)
             if val is not None:
-                val_logs = run_evaluation(model, val, validation_batch_size or batch_size)
+                val_logs = run_evaluation(model, val, validation_batch_size or batch_size, plan)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             progress.end_epoch(done, logs)
             cbs.on_epoch_end(epoch, logs)
+            plan.end_epoch(model)
             if model.stop_training:
                 break
+    except BaseException as error:
+        plan.failed(error)
+        raise
     finally:
         progress.close()
         for m, training in modes:
             object.__setattr__(m, "training", training)
         cbs.on_train_end(logs)
+    plan.end()
     return history
 
 
-def _train_epoch(model, data, batch_size: int, shuffle: bool, cbs: CallbackList,
-                 progress: Progress, epoch: int) -> tuple[dict, int]:
-    """One pass over ``data``; returns the epoch's logs and the number of steps run."""
+def _train_epoch(model, batches: Iterator, cbs: CallbackList, progress: Progress, epoch: int,
+                 plan: OneProcess) -> tuple[dict, int]:
+    """One pass over ``batches``; returns the epoch's logs and the number of steps run."""
     running = _RunningLogs(model.compiled_metrics)
     train_step = model.train_step
     batch_begin, batch_end = cbs.batch_begin, cbs.batch_end
     clock = time.perf_counter if progress.use_bar else None
     step = 0
     progress.start_epoch(epoch)
-    for xb, yb, wb in data.batches(batch_size, shuffle):
+    for xb, yb, wb in batches:
         for cb in batch_begin:
             cb.on_batch_begin(step, {"batch": step, "size": len(xb)})
         running.add(train_step(xb, yb, wb), len(xb))
@@ -152,17 +164,22 @@ def _train_epoch(model, data, batch_size: int, shuffle: bool, cbs: CallbackList,
             now = clock()
             if progress.due(now):
                 progress.update(step, running.result(), now)
-        if model.stop_training:
+        if plan.stop_now(model, bool(batch_end)):
             break
+    batches.close()  # leaves the batch's shard (data/sharding.py) on an early stop
+    plan.merge(running)
     return running.result(), step
 
 
-def run_evaluation(model, data, batch_size: int) -> dict:
-    """Loss (batch-size-weighted mean) and metrics of ``model`` on ``data``."""
+def run_evaluation(model, data, batch_size: int, plan: OneProcess | None = None) -> dict:
+    """Loss (batch-size-weighted mean) and metrics of ``model`` on ``data`` (with a
+    data-parallel ``plan``, on this process's share, merged with the others')."""
+    plan = plan or OneProcess()
     running = _RunningLogs(model.compiled_metrics)
     with inference_mode(model):
-        for xb, yb, wb in data.batches(batch_size):
+        for xb, yb, wb in plan.evaluation_data(data).batches(batch_size):
             running.add(model.test_step(xb, yb, wb), len(xb))
+    plan.merge(running)
     if running.seen == 0:
         raise ValueError("evaluate received no samples.")
     return running.result()
