@@ -1,18 +1,21 @@
 """Train small models data-parallel (under mpiexec, fit(distributed=True), batch b on each
-rank) or on one process (``--reference``, batch size * b) and write what the test compares.
+rank) or on one process (``--reference``, batch size * b) and write what the test compares
+to OUT/results.json.
 
-    mpiexec -n 2 python equivalence.py OUT.json        # 2 ranks x batch 10
-    python equivalence.py OUT.json --reference 2       # 1 process x batch 20
+    mpiexec -n 2 python equivalence.py OUT        # 2 ranks x batch 10
+    python equivalence.py OUT --reference 2       # 1 process x batch 20
 
 Rank 1 builds its model and seeds its generator differently from rank 0: fit must hand
 it rank 0's weights and generator. After the broadcast and after every step, each rank
-checks that every rank holds bit-identical weights.
+checks that every rank holds bit-identical weights. Each rank also asks a CSVLogger to
+write OUT/<config>.rank<r>.csv: only rank 0's may appear.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 
 import numpy as np
@@ -23,6 +26,7 @@ from chainrule.layers import BatchNormalization, Dense, Dropout
 
 SEED = 7
 SAMPLES, FEATURES, BATCH, EPOCHS = 105, 8, 10, 2  # 105 = 5 global batches of 20, then 5
+VALIDATION = 15
 CONFIGS = {  # name: (optimizer, hidden layers after the first Dense)
     "sgd": (lambda: cr.optim.SGD(lr=0.1, momentum=0.9), []),
     "adam": (lambda: cr.optim.Adam(lr=0.01), []),
@@ -30,12 +34,18 @@ CONFIGS = {  # name: (optimizer, hidden layers after the first Dense)
     "adam_dropout": (lambda: cr.optim.Adam(lr=0.01), [lambda: Dropout(0.3)]),
     "adam_syncbn": (lambda: cr.optim.Adam(lr=0.01),
                     [lambda: BatchNormalization(synchronized=True), lambda: Dropout(0.2)]),
+    # a DataLoader of 100 rows (batches of BATCH dealt in turns; the reference's loader
+    # has batches of size * BATCH)
+    "adam_loader": (lambda: cr.optim.Adam(lr=0.01), [lambda: Dropout(0.3)]),
+    # per-rank batch statistics: not the reference's; the ranks' moving statistics agree
+    "adam_batchnorm": (lambda: cr.optim.Adam(lr=0.01), [lambda: BatchNormalization()]),
 }
+EQUIVALENT = [name for name in CONFIGS if name != "adam_batchnorm"]
 
 
 def data() -> tuple[np.ndarray, np.ndarray]:
     gen = np.random.default_rng(0)
-    x = gen.normal(size=(SAMPLES, FEATURES))
+    x = gen.normal(size=(SAMPLES + VALIDATION, FEATURES))
     y = (x[:, 0] + 0.5 * x[:, 1] * x[:, 2] > 0).astype(np.float64)
     return x, y
 
@@ -74,18 +84,22 @@ class Agreement(cr.callbacks.Callback):
         self.check()
 
 
-def run(name: str, ranks: int, reference: bool) -> dict:
+def run(name: str, ranks: int, reference: bool, out: str) -> dict:
     rank = cr.distributed.rank()
     cr.manual_seed(SEED + (0 if reference else 100 * rank))
     model = build(name)
     cr.manual_seed(SEED + 1 + (0 if reference else 100 * rank))
     agreement = Agreement()
     x, y = data()
-    if reference:
-        history = model.fit(x, y, batch_size=BATCH * ranks, epochs=EPOCHS, verbose=0)
-    else:
-        history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, verbose=0,
-                            distributed=True, callbacks=[agreement])
+    batch = BATCH if not reference else BATCH * ranks
+    train = (x[:SAMPLES], y[:SAMPLES])
+    if name == "adam_loader":
+        train = (cr.data.DataLoader(x[:100], y[:100], batch_size=batch, shuffle=True),)
+    callbacks = [] if reference else [
+        agreement, cr.callbacks.CSVLogger(os.path.join(out, f"{name}.rank{rank}.csv"))]
+    history = model.fit(*train, batch_size=batch, epochs=EPOCHS, verbose=0,
+                        validation_data=(x[SAMPLES:], y[SAMPLES:]),
+                        distributed=not reference, callbacks=callbacks)
     state = {k: v.tolist() for k, v in model.state_dict().items()}
     buffers = process_group.allgather_objects(
         hashlib.sha256(b"".join(b.data.tobytes() for _, b in model.named_buffers())).hexdigest(),
@@ -104,9 +118,9 @@ def main(argv: list[str]) -> None:
     else:
         cr.distributed.init(timeout=60)
         ranks = cr.distributed.size()
-    results = {name: run(name, ranks, reference) for name in CONFIGS}
+    results = {name: run(name, ranks, reference, out) for name in CONFIGS}
     if cr.distributed.rank() == 0:
-        with open(out, "w") as f:
+        with open(os.path.join(out, "results.json"), "w") as f:
             json.dump({"ranks": ranks, "results": results}, f)
 
 
