@@ -301,3 +301,17 @@ def test_a_hung_rank_stops_the_job_after_the_timeout(mpiexec, tmp_path):
     output, seconds = _fault(mpiexec, tmp_path, "hang", timeout=3.0)
     assert seconds < 30
     assert "rank 0 of 2 waited 3 s in allreduce of the gradients" in output
+
+
+def test_the_distributed_mnist_example_trains_on_two_ranks(mpiexec, tmp_path):
+    """examples/distributed_mnist.py --quick (8x8 digits): 4 epochs on 2 ranks x batch 32
+    reach 80% test accuracy (seed 0), and rank 0 saves a model that loads."""
+    example = PROGRAMS.parents[1] / "examples" / "distributed_mnist.py"
+    done, _ = run_program([mpiexec, "-n", "2", sys.executable, str(example), "--quick",
+                           "--epochs", "4", "--out", str(tmp_path)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("Epoch 4/4") == 1  # rank 0 alone prints
+    accuracy = float(done.stdout.split("test accuracy ")[1].split()[0])
+    assert accuracy >= 0.80
+    model = cr.models.load_model(tmp_path / "distributed_mnist.keras")
+    assert model.optimizer.iterations == 4 * 23
