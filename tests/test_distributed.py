@@ -158,6 +158,9 @@ def test_sync_batch_norm_over_one_process_is_batch_norm():
                       gamma.grad.numpy(), beta.grad.numpy()])
     for a, b in zip(*grads):
         np.testing.assert_allclose(a.ravel(), b.ravel(), rtol=1e-10, atol=1e-12)
+    rows = x0.reshape(-1, 4)  # the forward value, written out in NumPy
+    formula = g0 * (rows - rows.mean(0)) / np.sqrt(rows.var(0) + 1e-3) + b0
+    np.testing.assert_allclose(grads[1][0].reshape(-1, 4), formula, rtol=1e-10)
 
 
 def test_flat_buffers_give_a_view_per_array_and_a_buffer_per_dtype():

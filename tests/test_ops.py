@@ -659,6 +659,7 @@ REFERENCED_ELSEWHERE = {
     "AvgPool2d": "test_conv_ops.py::test_pooling_equals_its_textbook_reference",
     "MaxPool1d": "test_conv_ops.py::test_max_pool1d_equals_its_textbook_reference",
     "BatchNorm": "test_normalization.py::test_batch_norm_op_training",
+    "SyncBatchNorm": "test_distributed.py::test_sync_batch_norm_over_one_process_is_batch_norm",
     "LayerNorm": "test_normalization.py::test_layer_norm_op",
     "Embedding": "test_embedding.py::test_embedding_op",
     "SoftmaxCrossEntropy": "test_functional.py::test_function_equals_its_numpy_formula",
