@@ -47,8 +47,9 @@ class ProcessGroup:
         """Every process's ``array`` (same shape and dtype everywhere): (size, *shape)."""
         return np.array(array)[None]
 
-    def barrier(self, what: str) -> None:
-        """Wait until every process has reached this point."""
+    def barrier(self, what: str, timeout: float | None = None) -> None:
+        """Wait until every process has reached this point (``timeout``: seconds, if not
+        the group's own)."""
 
     def fail(self, message: str) -> NoReturn:
         """Stop every process with ``message`` (one process: raise it)."""

@@ -8,6 +8,7 @@ checkpoint every epoch; the second argument is its path.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -39,6 +40,7 @@ def main(mode: str, checkpoint: str, timeout: float) -> None:
         if cr.distributed.rank() == 1 and model.optimizer.iterations == 23:
             fail(mode)
 
+    cr.distributed.barrier(timeout=math.inf)  # however unevenly the processes started
     print(f"rank {cr.distributed.rank()} training", flush=True)
     model.fit(x, y, batch_size=10, epochs=3, verbose=0, distributed=True,
               callbacks=[cr.callbacks.ModelCheckpoint(checkpoint, monitor="loss"),

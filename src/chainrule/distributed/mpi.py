@@ -50,8 +50,10 @@ class MPIGroup(ProcessGroup):
         self._wait(self.comm.Iallgather(array, everyone), what)
         return everyone
 
-    def barrier(self, what: str) -> None:
-        self._wait(self.comm.Ibarrier(), what)
+    def barrier(self, what: str, timeout: float | None = None) -> None:
+        """As ProcessGroup.barrier; ``timeout`` (seconds) replaces the group's for this
+        wait (``math.inf``: wait as long as it takes)."""
+        self._wait(self.comm.Ibarrier(), what, timeout)
 
     def fail(self, message: str) -> NoReturn:
         """Print ``message`` and stop every process of the job (exit status 1)."""
@@ -61,16 +63,18 @@ class MPIGroup(ProcessGroup):
         self.comm.Abort(1)
         os._exit(1)  # Abort does not return; this is for an MPI that lets it
 
-    def _wait(self, request, what: str) -> None:
-        """Poll ``request`` until it completes; past the deadline, stop the job."""
+    def _wait(self, request, what: str, timeout: float | None = None) -> None:
+        """Poll ``request`` until it completes; past the deadline (``timeout``, else the
+        group's), stop the job."""
         if request.Test():
             return
+        timeout = self.timeout if timeout is None else timeout
         start = time.monotonic()
         while not request.Test():
             waited = time.monotonic() - start
-            if self.timeout is not None and waited > self.timeout:
+            if timeout is not None and waited > timeout:
                 self.fail(f"chainrule.distributed: rank {self.rank} of {self.size} waited "
-                          f"{self.timeout:g} s in {what} without hearing from every "
+                          f"{timeout:g} s in {what} without hearing from every "
                           f"process: another rank has died, hung or failed. Stopping all "
                           f"{self.size} processes.")
             if waited > SPIN_SECONDS:
@@ -116,6 +120,8 @@ def size() -> int:
     return process_group.current().size
 
 
-def barrier() -> None:
-    """Wait until every process has reached this point (e.g. after rank 0 saved)."""
-    process_group.current().barrier("cr.distributed.barrier()")
+def barrier(timeout: float | None = None) -> None:
+    """Wait until every process has reached this point (e.g. after rank 0 saved).
+    ``timeout``: seconds before the job is stopped, if not ``init``'s (``math.inf``: as
+    long as it takes, e.g. while rank 0 downloads the data)."""
+    process_group.current().barrier("cr.distributed.barrier()", timeout)
