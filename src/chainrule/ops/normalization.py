@@ -73,7 +73,7 @@ class BatchNorm(Function):
                              f"a channel axis, (N, ..., C); received shape {x.shape}.")
         _check_affine(type(self).__name__, x, gamma, beta)
         rows = x.reshape(-1, x.shape[-1])
-        xhat, inv, mean, var = self._standardize(rows, epsilon)
+        xhat, inv, mean, var = self._standardize(rows, 0, epsilon)
         if stats is not None:
             stats["mean"], stats["var"] = mean[0], var[0]
         self.save_for_backward(xhat, inv, gamma)
@@ -86,15 +86,16 @@ class BatchNorm(Function):
         dx = None
         if self.needs_input_grad[0]:
             dxhat = g if gamma is None else g * gamma
-            dx = self._standardize_backward(dxhat, xhat, inv).reshape(grad.shape)
+            dx = self._standardize_backward(dxhat, xhat, inv, 0).reshape(grad.shape)
         return dx, dgamma, dbeta
 
-    def _standardize(self, rows: np.ndarray, epsilon: float) -> tuple:
-        return _standardize(rows, 0, epsilon)
+    # The statistics over ``axis`` (the reduced axes); SyncBatchNorm replaces these two.
+    def _standardize(self, x: np.ndarray, axis, epsilon: float) -> tuple:
+        return _standardize(x, axis, epsilon)
 
-    def _standardize_backward(self, dxhat: np.ndarray, xhat: np.ndarray,
-                              inv: np.ndarray) -> np.ndarray:
-        return _standardize_backward(dxhat, xhat, inv, 0)
+    def _standardize_backward(self, dxhat: np.ndarray, xhat: np.ndarray, inv: np.ndarray,
+                              axis) -> np.ndarray:
+        return _standardize_backward(dxhat, xhat, inv, axis)
 
 
 class SyncBatchNorm(BatchNorm):
@@ -102,35 +103,37 @@ class SyncBatchNorm(BatchNorm):
     processes of ``process_group.current()`` (torch's SyncBatchNorm, Keras'
     ``BatchNormalization(synchronized=True)``); with one process, BatchNorm itself.
 
-    Forward: every process shares its row count n_r, mean m_r and M2_r (the sum of
-    squared deviations) per channel, and all combine them the same way (Chan et al.):
-    N = sum n_r, mean = sum n_r m_r / N, var = (sum M2_r + sum n_r (m_r - mean)^2) / N.
-    Backward: the global loss is sum_r w_r L_r (w_r this process's gradient weight), so
-    dL/dy_i = w_r g_i on process r, and with S1 = sum_r w_r sum_i dxhat_i and
-    S2 = sum_r w_r sum_i dxhat_i xhat_i (one allreduce),
-    dx_i = inv * (dxhat_i - (S1 + xhat_i S2) / N) / w_r on process r: the optimizer's
+    Forward: every process shares its count n_r, mean m_r and M2_r (the sum of squared
+    deviations) per channel, and all combine them alike (Chan et al.): N = sum n_r,
+    mean = sum n_r m_r / N, var = (sum M2_r + sum n_r (m_r - mean)^2) / N.
+    Backward: the global loss is sum_r w_r L_r (w_r a process's gradient weight), so
+    dL/dy = w_r g on process r; with S1 = sum_r w_r sum dxhat and
+    S2 = sum_r w_r sum dxhat * xhat (one allreduce),
+    dx = inv * (dxhat - (S1 + xhat * S2) / N) / w_r on process r, and the optimizer's
     weighted average then gives every weight the global batch's gradient.
     """
 
-    def _standardize(self, rows: np.ndarray, epsilon: float) -> tuple:
-        n = len(rows)
-        mean = rows.mean(axis=0) if n else np.zeros(rows.shape[1], rows.dtype)
-        centered = rows - mean
-        local = np.concatenate([[n], mean, (centered * centered).sum(axis=0)]).astype(np.float64)
-        shared = process_group.current().allgather(local, "SyncBatchNorm statistics")
-        counts, means, m2 = shared[:, :1], shared[:, 1:1 + len(mean)], shared[:, 1 + len(mean):]
+    def _standardize(self, x: np.ndarray, axis, epsilon: float) -> tuple:
+        mean = x.mean(axis=axis, keepdims=True)  # every process holds rows (fit sees to it)
+        centered = x - mean
+        m2 = (centered * centered).sum(axis=axis, keepdims=True)
+        shape = m2.shape
+        local = np.concatenate([[x.size // m2.size], mean.ravel(), m2.ravel()])
+        shared = process_group.current().allgather(local.astype(np.float64),
+                                                   "SyncBatchNorm statistics")
+        counts, means, m2s = shared[:, :1], shared[:, 1:1 + m2.size], shared[:, 1 + m2.size:]
         self.total = counts.sum()
-        global_mean = (counts * means).sum(axis=0) / self.total
-        var = (m2.sum(axis=0) + (counts * (means - global_mean) ** 2).sum(axis=0)) / self.total
-        dtype = rows.dtype.type
-        mean, var = global_mean.astype(rows.dtype)[None], var.astype(rows.dtype)[None]
-        inv = 1.0 / np.sqrt(var + dtype(epsilon))
-        return (rows - mean) * inv, inv, mean, var
+        mean = (counts * means).sum(axis=0) / self.total
+        var = (m2s.sum(axis=0) + (counts * (means - mean) ** 2).sum(axis=0)) / self.total
+        mean, var = (a.reshape(shape).astype(x.dtype) for a in (mean, var))
+        inv = 1.0 / np.sqrt(var + x.dtype.type(epsilon))
+        return (x - mean) * inv, inv, mean, var
 
-    def _standardize_backward(self, dxhat: np.ndarray, xhat: np.ndarray,
-                              inv: np.ndarray) -> np.ndarray:
+    def _standardize_backward(self, dxhat: np.ndarray, xhat: np.ndarray, inv: np.ndarray,
+                              axis) -> np.ndarray:
         weight = process_group.gradient_weight()
-        sums = np.stack([dxhat.sum(axis=0), (dxhat * xhat).sum(axis=0)]) * weight
+        sums = np.stack([dxhat.sum(axis=axis, keepdims=True),
+                         (dxhat * xhat).sum(axis=axis, keepdims=True)]) * weight
         process_group.current().allreduce(sums, "SyncBatchNorm gradients")
         scale = dxhat.dtype.type(1.0 / (weight * self.total))
         return inv * (dxhat - (sums[0] + xhat * sums[1]).astype(dxhat.dtype) * scale)
