@@ -54,10 +54,10 @@ def sha256_of(data: bytes | str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _hand_copy_hint(origin: str, target: Path, file_hash: str | None) -> str:
+def _hand_copy_hint(origin: str, target: Path, relative: str, file_hash: str | None) -> str:
     expected = f" (sha256 {file_hash})" if file_hash else ""
     return (f"Download {origin} by hand and put it at {target}{expected}; or set "
-            f"{DATA_ENV} to a folder holding {target.parent.name}/{target.name}.")
+            f"{DATA_ENV} to a folder holding {relative}.")
 
 
 def get_file(fname: str | None = None, origin: str | None = None, file_hash: str | None = None,
@@ -84,14 +84,14 @@ def get_file(fname: str | None = None, origin: str | None = None, file_hash: str
         if file_hash is None or sha256_of(target) == file_hash:
             return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    _download(origin, target, file_hash, progress, timeout)
+    hint = _hand_copy_hint(origin, target, f"{cache_subdir}/{fname}", file_hash)
+    _download(origin, target, file_hash, progress, timeout, hint)
     return target
 
 
 def _download(origin: str, target: Path, file_hash: str | None, progress: bool,
-              timeout: float) -> None:
+              timeout: float, hint: str) -> None:
     """Stream ``origin`` into ``target`` atomically, checking its length and sha256."""
-    hint = _hand_copy_hint(origin, target, file_hash)
     try:
         response = urllib.request.urlopen(origin, timeout=timeout)
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:

@@ -59,16 +59,16 @@ EXPECTED = (
     near("early_stopping.train_accuracy", 0.975, 0.01),
     near("early_stopping.test_accuracy", 0.921, 0.01),
     equal("early_stopping.epochs_run", 19), equal("early_stopping.best_epoch", 14),
-    near("augmentation.train_accuracy", 0.989, 0.01),
+    near("augmentation.train_accuracy", 0.992, 0.01),
     Expect("augmentation.train_accuracy", "≤", 1.0 - 1e-9),  # the shifts keep it below 100%
-    near("augmentation.test_accuracy", 0.939, 0.01),
+    near("augmentation.test_accuracy", 0.937, 0.01),
     near("test_loss_reduction.dropout", 0.028, 0.01, quote="0.028"),
-    near("test_loss_reduction.augmentation", 0.021, 0.01, quote="0.021"),
+    near("test_loss_reduction.augmentation", 0.023, 0.01, quote="0.023"),
     at_least("test_loss_reduction.dropout", 1e-9),
     at_least("test_loss_reduction.augmentation", 1e-9),
     *(printed(f"{v}.test_accuracy", t) for v, t in (
         ("baseline", "0.953"), ("dropout", "0.957"), ("early_stopping", "0.921"),
-        ("augmentation", "0.939"))),
+        ("augmentation", "0.937"))),
 )
 # --quick trains 6 epochs, too few to overfit: only accuracy is judged.
 EXPECTED_QUICK = (at_least("baseline.train_accuracy", 0.9),
