@@ -4,6 +4,7 @@ none failing) from the installed package alone."""
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,16 +14,25 @@ import pytest
 from chainrule.tutorials import NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
+# without this checkout's src/ on the path: what a user who installed the wheel has
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
 
 
 def run(args, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True,
+                          env=CLEAN_ENV, **kwargs)
 
 
-def build_wheel(out: Path) -> Path:
-    """``pip wheel . --no-deps``; pip fetches the build backend from its configured
-    index, and when it cannot, the backend installed here builds it."""
-    command = [sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "-w", out]
+def build_wheel(tmp: Path) -> Path:
+    """``pip wheel . --no-deps`` on a copy of the project (the build leaves build/ and
+    egg-info behind); pip fetches the build backend from its configured index, and
+    when it cannot, the backend installed here builds it."""
+    source, out = tmp / "source", tmp / "wheels"
+    shutil.copytree(ROOT / "src", source / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    command = [sys.executable, "-m", "pip", "wheel", source, "--no-deps", "-w", out]
     built = run(command, timeout=600)
     if built.returncode != 0:
         built = run(command + ["--no-build-isolation"], timeout=600)
@@ -49,15 +59,14 @@ def fresh_venv(where: Path, wheel: Path) -> Path:
 
 @pytest.mark.slow
 def test_the_wheel_runs_every_walkthrough_in_an_empty_directory(tmp_path):
-    wheel = build_wheel(tmp_path / "wheels")
+    wheel = build_wheel(tmp_path)
     bin_dir = fresh_venv(tmp_path / "venv", wheel)
     empty = tmp_path / "empty"
     empty.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     where = run([bin_dir / "python", "-c", "import chainrule; print(chainrule.__file__)"],
-                cwd=empty, env=env)
+                cwd=empty)
     assert where.stdout.startswith(str(tmp_path / "venv")), where.stdout + where.stderr
-    demo = run([bin_dir / "chainrule", "demo", "--quick", "--out", "out"], cwd=empty, env=env,
+    demo = run([bin_dir / "chainrule", "demo", "--quick", "--out", "out"], cwd=empty,
                timeout=900)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     for i, name in enumerate(NAMES, 1):
