@@ -9,20 +9,26 @@ then ``os.replace``).
 """
 
 from .archive import atomic_write, read_archive, write_archive
+from .download import ChecksumError, DownloadError, cache_root, get_file, sha256_of
 from .errors import ModelFormatError
 from .jsonio import decode_json, encode_json
 from .tensors import ALLOWED_DTYPES, decode_arrays, encode_arrays, load_arrays, save_arrays
 
 __all__ = [
     "ALLOWED_DTYPES",
+    "ChecksumError",
+    "DownloadError",
     "ModelFormatError",
     "atomic_write",
+    "cache_root",
     "decode_arrays",
     "decode_json",
     "encode_arrays",
     "encode_json",
+    "get_file",
     "load_arrays",
     "read_archive",
     "save_arrays",
+    "sha256_of",
     "write_archive",
 ]
