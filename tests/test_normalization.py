@@ -244,9 +244,12 @@ def test_batch_normalization_keeps_float32():
 
 
 def test_batch_normalization_errors():
-    with pytest.raises(ValueError, match=r"`axis` of `BatchNormalization`.*received axis=1"):
-        BatchNormalization(axis=1)(np.ones((2, 3, 4, 5)))
+    for axis in (0, -4, 4, 1.0):  # the batch axis, out of range, not an int
+        with pytest.raises(ValueError, match=rf"`axis` of `BatchNormalization`.*received "
+                                             rf"axis={axis}"):
+            BatchNormalization(axis=axis)(np.ones((2, 3, 4, 5)))
     BatchNormalization(axis=3)(np.ones((2, 3, 4, 5)))  # the last axis, named positively
+    BatchNormalization(axis=-3)(np.ones((2, 3, 4, 5)))  # a middle axis
     layer = BatchNormalization()
     layer(np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"built for 3 channels.*\(2, 4\)"):
