@@ -18,22 +18,42 @@ import chainrule as cr
 from chainrule.models import Sequential, load_model
 
 
-def layer_gradcheck(layer, x: np.ndarray) -> None:
-    """Finite differences on the input and every parameter of a float64 layer."""
-    names = [name for name, _ in layer.named_parameters()]
+def randomize(layer, seed: int, input_shape: tuple | None = None, scale: float = 0.6):
+    """Build ``layer`` for ``input_shape`` (when given) and fill every parameter with
+    seeded U(-scale, scale) values (biases too, so every gradient path carries signal)."""
+    if input_shape is not None:
+        layer.build(input_shape)
+        layer.built = True
+    rng = np.random.default_rng(seed)
+    for p in layer.parameters():
+        p.data[...] = rng.uniform(-scale, scale, p.shape)
+    return layer
 
-    def run(x_t, *params):
-        originals = [getattr(layer, n) for n in names]
-        for n, p in zip(names, params):
-            object.__setattr__(layer, n, p)
+
+def layer_gradcheck(layer, *xs: np.ndarray, call: Callable | None = None) -> None:
+    """Finite differences on the inputs ``xs`` and every parameter of a float64 layer
+    (nested ones too, by their dotted names); ``call(layer, *inputs)`` runs it (default
+    ``layer(*inputs)``)."""
+    names = [name for name, _ in layer.named_parameters()]
+    modules = dict(layer.named_modules())
+    call = call or (lambda module, *inputs: module(*inputs))
+
+    def run(*args):
+        inputs, params = args[:len(xs)], args[len(xs):]
+        swapped = []
+        for name, p in zip(names, params):
+            owner, _, attr = name.rpartition(".")
+            module = modules[owner]
+            swapped.append((module, attr, getattr(module, attr)))
+            object.__setattr__(module, attr, p)
         try:
-            return layer(x_t)
+            return call(layer, *inputs)
         finally:
-            for n, p in zip(names, originals):
-                object.__setattr__(layer, n, p)
+            for module, attr, p in swapped:
+                object.__setattr__(module, attr, p)
 
     params = [cr.tensor(p.data.copy(), requires_grad=True) for _, p in layer.named_parameters()]
-    cr.gradcheck(run, cr.tensor(x, requires_grad=True), *params)
+    cr.gradcheck(run, *(cr.tensor(x, requires_grad=True) for x in xs), *params)
 
 
 def check_layer(make: Callable, input_shape: tuple, *, output_shape: tuple,

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 from helpers import HAS_TORCH, assert_close, check_op, torch
+from layer_helpers import layer_gradcheck, randomize
 
 import chainrule as cr
 import chainrule.functional as F
@@ -160,12 +161,6 @@ def test_errors_name_the_shapes():
 # ---------------------------------------------------------------- MultiHeadAttention
 
 
-def _randomize(layer, seed):
-    rng = np.random.default_rng(seed)
-    for p in layer.parameters():
-        p.data[...] = rng.uniform(-0.5, 0.5, p.shape)
-
-
 def _torch_mha(layer, leaves, query, key, value, value_mask, causal):
     """torch's nn.MultiheadAttention given Keras-layout leaves (name -> torch tensor):
     q/k/v projection (E, E or d) = kernel.reshape(d, E).T, out_proj = output kernel
@@ -216,7 +211,7 @@ def test_multi_head_attention_matches_torch(torch, case, dtype):
     layer = MultiHeadAttention(num_heads=2, key_dim=d_q // 2)
     ins = [cr.tensor(a, requires_grad=True) for a in (query, value, key)]
     layer(ins[0], ins[1], ins[2] if separate_key else None)  # build
-    _randomize(layer, 12)
+    randomize(layer, 12, scale=0.5)
     out, scores = layer(ins[0], ins[1], ins[2] if separate_key else None,
                         value_mask=value_mask, use_causal_mask=causal,
                         return_attention_scores=True)
@@ -326,30 +321,9 @@ def test_gradcheck_through_every_weight_with_masks():
     x, memory = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 4, 5))
     mask = np.array([[1, 1, 0, 1], [1, 0, 0, 1]], bool)
     layer(x, memory)  # build
-    _randomize(layer, 25)
-    layer_gradcheck_mha(layer, x, memory, mask)
-
-
-def layer_gradcheck_mha(layer, x, memory, mask):
-    """Finite differences on the query, the value and every weight of ``layer``."""
-    names = [n for n, _ in layer.named_parameters()]
-    modules = dict(layer.named_modules())
-
-    def run(q, v, *params):
-        originals = []
-        for n, p in zip(names, params):
-            owner, attr = n.rsplit(".", 1)
-            originals.append((modules[owner], attr, getattr(modules[owner], attr)))
-            object.__setattr__(modules[owner], attr, p)
-        try:
-            return layer(q, v, value_mask=mask)
-        finally:
-            for owner, attr, p in originals:
-                object.__setattr__(owner, attr, p)
-
-    params = [cr.tensor(p.data.copy(), requires_grad=True) for _, p in layer.named_parameters()]
-    cr.gradcheck(run, cr.tensor(x, requires_grad=True), cr.tensor(memory, requires_grad=True),
-                 *params)
+    randomize(layer, 25, scale=0.5)
+    layer_gradcheck(layer, x, memory,
+                    call=lambda module, q, v: module(q, v, value_mask=mask))
 
 
 def test_config_round_trip_and_save_load_through_the_file_format():

@@ -15,6 +15,7 @@ import weakref
 import numpy as np
 import pytest
 from helpers import assert_close
+from rnn_helpers import torch_module, torch_parameters
 
 import chainrule as cr
 import chainrule.ops.recurrent as recurrent_ops
@@ -59,21 +60,11 @@ def _as_list(out):
 def _torch_run(torch, layer, x, states, weights):
     """Run the torch twin of ``layer`` on ``x``; return outputs and Keras-layout grads."""
     from torch.func import functional_call
-    kind, u = type(layer).__name__, layer.units
-    act = "relu" if layer.activation_name == "relu" else "tanh"  # lambdas stand for tanh
-    nonlinearity = {"nonlinearity": act} if kind == "SimpleRNN" else {}
-    module = {"SimpleRNN": torch.nn.RNN, "LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[kind](
-        x.shape[-1], u, batch_first=True, bias=layer.use_bias, **nonlinearity).double()
+    kind = type(layer).__name__
+    module = torch_module(torch, layer, x.shape[-1])
     leaves = {name: torch.tensor(p.data.copy(), requires_grad=True)
               for name, p in layer.named_parameters()}
-    order = [u, 0, 2 * u] if kind == "GRU" else list(range(0, layer.gates * u, u))
-    perm = torch.tensor([j + k for j in order for k in range(u)])  # Keras -> torch blocks
-    params = {"weight_ih_l0": leaves["kernel"][:, perm].T,
-              "weight_hh_l0": leaves["recurrent_kernel"][:, perm].T}
-    if layer.use_bias:
-        bias = leaves["bias"]
-        ih, hh = (bias[0], bias[1]) if kind == "GRU" else (bias, torch.zeros_like(bias))
-        params.update(bias_ih_l0=ih[perm], bias_hh_l0=hh[perm])
+    params = torch_parameters(torch, layer, leaves)
     tx = torch.tensor(x, requires_grad=True)
     xin = tx.flip(1) if layer.go_backwards else tx
     ts = [torch.tensor(s, requires_grad=True) for s in states] if states else []

@@ -28,6 +28,7 @@ from .reshaping import (
     ZeroPadding2D,
 )
 from .serialization import deserialize_layer, register_layer, serialize_layer
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["LAYER_REGISTRY", "Activation", "AveragePooling2D", "Conv1D", "Conv2D", "Dense",
            "Dropout", "Flatten", "GlobalAveragePooling2D", "Layer", "MaxPooling1D",
@@ -35,7 +36,7 @@ __all__ = ["LAYER_REGISTRY", "Activation", "AveragePooling2D", "Conv1D", "Conv2D
            "BatchNormalization", "Embedding", "GaussianNoise", "LayerNormalization",
            "RandomFlip", "RandomTranslation",
            "GRU", "LSTM", "SimpleRNN",
-           "MultiHeadAttention",
+           "Bidirectional", "MultiHeadAttention", "TimeDistributed",
            "AveragePooling1D", "Conv2DTranspose", "Cropping1D", "Cropping2D",
            "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
            "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
