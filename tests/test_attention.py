@@ -363,3 +363,14 @@ def test_bad_inputs_name_the_layer():
         layer(np.ones((2, 3, 4)), np.ones((2, 5, 4)), value_mask=np.ones((2, 4)))
     with pytest.raises(ValueError, match=r"batch size"):
         layer(np.ones((2, 3, 4)), np.ones((3, 5, 4)))
+
+
+def test_every_weight_exists_after_the_first_call_and_with_input_shape():
+    """The call builds the key and value projections from their inputs' shapes before
+    running (what a functional model needs to know its weights from shapes alone)."""
+    layer = MultiHeadAttention(2, 3, input_shape=(6, 4))
+    assert layer.built and layer.query.kernel.shape == (4, 2, 3)
+    assert layer.key.kernel is None and layer.attention_output.kernel.shape == (2, 3, 4)
+    layer(np.ones((1, 6, 4)), np.ones((1, 7, 5)))
+    assert layer.key.kernel.shape == layer.value.kernel.shape == (5, 2, 3)
+    assert layer.count_params() == 130

@@ -116,25 +116,44 @@ class MultiHeadAttention(Layer):
 
     def build(self, query_shape: tuple, value_shape: tuple | None = None,
               key_shape: tuple | None = None) -> None:
-        """Create the four projections; each builds its weights now when its input
-        size is known (the query's here, the value's and key's when given), else on
-        its first call."""
+        """Create the four projections, and build each whose input size is known (the
+        query's; the value's and key's when given, else at the first call)."""
         _check_rank("query", query_shape)
         heads = self.num_heads
         dout = self.output_dim or query_shape[-1]
-        for name, units, in_axes, shape in (
-                ("query", (heads, self.key_dim), 1, query_shape),
-                ("key", (heads, self.key_dim), 1, key_shape or value_shape),
-                ("value", (heads, self.value_dim), 1, value_shape),
-                ("attention_output", (dout,), 2, (heads, self.value_dim))):
+        for name, units, in_axes in (("query", (heads, self.key_dim), 1),
+                                     ("key", (heads, self.key_dim), 1),
+                                     ("value", (heads, self.value_dim), 1),
+                                     ("attention_output", (dout,), 2)):
             projection = _Projection(units, in_axes, self.use_bias, self.kernel_initializer,
                                      self.bias_initializer, name)
             if not self._trainable:
                 projection.trainable = False
             setattr(self, name, projection)
-            if shape is not None:
+        self._build_projections(query_shape, value_shape, key_shape)
+
+    def _build_projections(self, query_shape, value_shape, key_shape) -> None:
+        """Build each projection whose input size is known and that is not built yet."""
+        for projection, shape in ((self.query, query_shape),
+                                  (self.key, key_shape or value_shape),
+                                  (self.value, value_shape),
+                                  (self.attention_output, (self.num_heads, self.value_dim))):
+            if shape is not None and not projection.built:
                 projection.build(tuple(shape))
                 projection.built = True
+
+    def __call__(self, query, value, key=None, **kwargs):
+        """Build every projection from the shapes of query, value and key first (of
+        symbolic inputs too, so that a functional model holds all its weights before
+        any data runs), then call the layer as any other."""
+        shapes = [None if t is None else tuple(t.shape if hasattr(t, "shape") else np.shape(t))
+                  for t in (query, value, key)]
+        if not self.built:
+            self.build(*shapes)
+            self.built = True
+        else:
+            self._build_projections(*shapes)
+        return super().__call__(query, value, key, **kwargs)
 
     def compute_output_shape(self, query_shape: tuple, value_shape: tuple | None = None,
                              key_shape: tuple | None = None) -> tuple:

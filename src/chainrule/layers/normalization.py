@@ -23,10 +23,11 @@ def _check_axis(layer: Layer, input_shape: tuple, any_axis: bool) -> int:
     return axis % ndim
 
 
-def _check_channels(layer: Layer, x: Tensor, channels: int, axis: int) -> None:
-    if x.ndim <= axis or x.shape[axis] != channels:
+def _check_channels(layer: Layer, shape: tuple, channels: int, axis: int = -1) -> None:
+    if len(shape) <= axis or shape[axis] != channels:
         raise ValueError(f"`{type(layer).__name__}` layer '{layer.name}' was built for "
-                         f"{channels} channels on axis {axis}; received shape {x.shape}.")
+                         f"{channels} channels on axis {axis}; received shape "
+                         f"{tuple(shape)}.")
 
 
 class _Normalization:
@@ -100,7 +101,7 @@ class BatchNormalization(_Normalization, Layer):
         self.add_state("moving_variance", (self.channels,), self.moving_variance_initializer)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_channels(self, x, self.channels, self.channel_axis)
+        _check_channels(self, x.shape, self.channels, self.channel_axis)
         return F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
                             training=self.training and self._trainable,
                             momentum=self.momentum, epsilon=self.epsilon,
@@ -120,5 +121,5 @@ class LayerNormalization(_Normalization, Layer):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_channels(self, x, self.channels, self.channel_axis)
+        _check_channels(self, x.shape, self.channels, self.channel_axis)
         return F.layer_norm(x, self.gamma, self.beta, epsilon=self.epsilon)
