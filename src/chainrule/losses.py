@@ -215,15 +215,46 @@ class ProbabilisticLoss(Loss):
         return {**super().get_config(), "from_logits": self.from_logits}
 
 
-class BinaryCrossentropy(ProbabilisticLoss):
+class _SmoothedLoss(ProbabilisticLoss):
+    """A cross-entropy with Keras' ``label_smoothing`` = e: the targets become
+    t (1 - e) + e / K, K the number of classes (2 for the binary loss)."""
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
+                 name: str | None = None):
+        if not 0 <= label_smoothing <= 1:
+            raise ValueError(f"Invalid value for argument `label_smoothing` of "
+                             f"`{type(self).__name__}`: expected a float in [0, 1]; received "
+                             f"label_smoothing={label_smoothing}.")
+        self.label_smoothing = float(label_smoothing)
+        super().__init__(from_logits, name)
+
+    def classes(self, y_pred: Tensor) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def align(self, y_true, y_pred: Tensor):
+        y_true = super().align(y_true, y_pred)
+        if not self.label_smoothing:
+            return y_true
+        e = self.label_smoothing
+        return y_true * (1 - e) + e / self.classes(y_pred)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+class BinaryCrossentropy(_SmoothedLoss):
     """-(t log p + (1 - t) log(1 - p)), mean over the last axis then the batch.
 
     y_pred holds probabilities (logits with ``from_logits=True``); targets in [0, 1].
-    Probabilities are clipped to [1e-7, 1 - 1e-7], as Keras.
+    Probabilities are clipped to [1e-7, 1 - 1e-7], as Keras. ``label_smoothing`` = e
+    moves the targets towards 1/2: t (1 - e) + e / 2.
     """
 
     default_name = "binary_crossentropy"
     activation = "sigmoid"
+
+    def classes(self, y_pred: Tensor) -> int:
+        return 2
 
     def call_logits(self, y_true, logits: Tensor) -> Tensor:
         return F.binary_cross_entropy_with_logits(logits, y_true, reduction="none").mean(-1)
@@ -233,13 +264,18 @@ class BinaryCrossentropy(ProbabilisticLoss):
         return F.binary_cross_entropy(clipped, y_true, reduction="none").mean(axis=-1)
 
 
-class CategoricalCrossentropy(ProbabilisticLoss):
+class CategoricalCrossentropy(_SmoothedLoss):
     """-sum(t log p) over the last (class) axis, mean over the batch; one-hot or
     probability targets of y_pred's shape. Probabilities are renormalised to sum to 1
-    and clipped, as Keras."""
+    and clipped, as Keras. ``label_smoothing`` = e mixes the targets with the uniform
+    distribution over the C classes: t (1 - e) + e / C (Keras'; with integer targets,
+    ``cr.functional.cross_entropy(label_smoothing=)`` is torch's)."""
 
     default_name = "categorical_crossentropy"
     activation = "softmax"
+
+    def classes(self, y_pred: Tensor) -> int:
+        return y_pred.shape[-1]
 
     def call_logits(self, y_true, logits: Tensor) -> Tensor:
         return _over_last_axis(F.cross_entropy, logits, y_true)

@@ -7,19 +7,27 @@ from ..tensor import Tensor
 from .base import Layer
 
 
-def _check_axis(layer: Layer, input_shape: tuple) -> None:
-    """Only the last (channels) axis is supported: -1 or ndim - 1."""
+def _check_axis(layer: Layer, input_shape: tuple, any_axis: bool) -> int:
+    """The channel axis as a non-negative int: any axis but the batch axis when
+    ``any_axis``, else only the last (-1 or ndim - 1)."""
     ndim = len(input_shape)
-    if not isinstance(layer.axis, int) or layer.axis not in (-1, ndim - 1):
-        raise ValueError(f"Invalid value for argument `axis` of `{type(layer).__name__}`: only "
-                         f"the last axis (-1, channels-last) is supported; received "
-                         f"axis={layer.axis!r} for inputs of shape {tuple(input_shape)}.")
+    axis = layer.axis
+    allowed = range(1 - ndim, ndim) if any_axis else (-1, ndim - 1)
+    if isinstance(axis, bool) or not isinstance(axis, int) or axis not in allowed \
+            or (any_axis and axis % ndim == 0):
+        expected = "an axis other than the batch axis 0" if any_axis else \
+            "the last axis (-1, channels-last)"
+        raise ValueError(f"Invalid value for argument `axis` of `{type(layer).__name__}`: "
+                         f"expected {expected}; received axis={axis!r} for inputs of shape "
+                         f"{tuple(input_shape)}.")
+    return axis % ndim
 
 
-def _check_channels(layer: Layer, x: Tensor, channels: int) -> None:
-    if x.ndim == 0 or x.shape[-1] != channels:
+def _check_channels(layer: Layer, shape: tuple, channels: int, axis: int = -1) -> None:
+    if len(shape) <= axis or shape[axis] != channels:
         raise ValueError(f"`{type(layer).__name__}` layer '{layer.name}' was built for "
-                         f"{channels} channels on the last axis; received shape {x.shape}.")
+                         f"{channels} channels on axis {axis}; received shape "
+                         f"{tuple(shape)}.")
 
 
 class _Normalization:
@@ -38,9 +46,11 @@ class _Normalization:
         self.gamma = self.beta = None
         super().__init__(**kwargs)
 
+    any_axis = False  # whether ``axis`` may be any axis but the batch axis
+
     def build(self, input_shape: tuple) -> None:
-        _check_axis(self, input_shape)
-        self.channels = input_shape[-1]
+        self.channel_axis = _check_axis(self, input_shape, self.any_axis)
+        self.channels = input_shape[self.channel_axis]
         if self.scale:
             self.add_weight("gamma", (self.channels,), self.gamma_initializer)
         if self.center:
@@ -56,13 +66,19 @@ class _Normalization:
 class BatchNormalization(_Normalization, Layer):
     """Normalise each channel with batch statistics in training, moving ones otherwise.
 
-    x (N, ..., C) -> y, same shape: y = gamma * (x - mean) / sqrt(var + epsilon) + beta.
+    x (N, ..., C) -> y, same shape: y = gamma * (x - mean) / sqrt(var + epsilon) + beta,
+    with C on ``axis`` (the last by default; ``axis=1`` for channels-first inputs, or
+    any axis but the batch axis; mean and variance run over all the others).
     In training (``self.training`` and not frozen) mean/var are the batch's (biased
     variance) and the buffers follow Keras:
     moving = moving * momentum + batch * (1 - momentum), the biased batch variance
     feeding ``moving_variance``. In eval, or when frozen (``trainable = False``, as
-    Keras), the moving statistics are used and never updated. Channels-last only.
+    Keras), the moving statistics are used and never updated. torch's ``BatchNorm1d/2d``
+    is ``axis=1`` with ``momentum = 1 - momentum`` and ``eps = epsilon``, except that
+    torch's running variance takes the unbiased batch variance.
     """
+
+    any_axis = True
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer="zeros",
@@ -85,10 +101,11 @@ class BatchNormalization(_Normalization, Layer):
         self.add_state("moving_variance", (self.channels,), self.moving_variance_initializer)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_channels(self, x, self.channels)
+        _check_channels(self, x.shape, self.channels, self.channel_axis)
         return F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
                             training=self.training and self._trainable,
-                            momentum=self.momentum, epsilon=self.epsilon)
+                            momentum=self.momentum, epsilon=self.epsilon,
+                            axis=self.channel_axis)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum,
@@ -104,5 +121,5 @@ class LayerNormalization(_Normalization, Layer):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_channels(self, x, self.channels)
+        _check_channels(self, x.shape, self.channels, self.channel_axis)
         return F.layer_norm(x, self.gamma, self.beta, epsilon=self.epsilon)
