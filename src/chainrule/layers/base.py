@@ -53,7 +53,9 @@ class Layer(Module):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__module__.startswith("chainrule.") and not cls.__name__.startswith("_"):
+        # chainrule's own layers register themselves; any other class (a tutorial's, a
+        # user's) goes through register_layer, so it can never shadow a built-in name
+        if cls.__module__.startswith("chainrule.layers.") and not cls.__name__.startswith("_"):
             LAYER_REGISTRY.add(cls)
 
     def __init__(self, input_shape=None, input_dim=None, name: str | None = None,

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import chainrule as cr
-from chainrule.layers import Conv2D, Dense, Flatten, GaussianNoise, Layer, Reshape
+from chainrule.layers import Conv2D, Dense, Flatten, GaussianNoise, Reshape, UpSampling2D
 from chainrule.models import Sequential
 from chainrule.unsupervised import Autoencoder, limit_blas_threads
 from chainrule.unsupervised.images import save_image_grid
@@ -48,20 +48,6 @@ EXPECTED = (at_most("dense.test_mse", 0.013), at_most("denoising.denoised_mse", 
             at_most("conv.test_mse", 0.03))
 EXPECTED_QUICK = (at_most("dense.test_mse", 0.032), at_most("denoising.denoised_mse", 0.06),
                   at_most("conv.test_mse", 0.05))
-
-
-class UpSampling2D(Layer):
-    """Nearest-neighbour upsampling: (N, H, W, C) -> (N, H·s, W·s, C), by broadcasting."""
-
-    def __init__(self, size: int = 2, **kwargs):
-        self.size = int(size)
-        super().__init__(**kwargs)
-
-    def forward(self, x):
-        n, h, w, c = x.shape
-        s = self.size
-        return (x.reshape(n, h, 1, w, 1, c).broadcast_to((n, h, s, w, s, c))
-                .reshape(n, h * s, w * s, c))
 
 
 def dense_autoencoder(s: dict, noise: float = 0.0) -> Autoencoder:
