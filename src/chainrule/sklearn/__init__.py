@@ -10,6 +10,7 @@ See ``docs/sklearn.md``.
 
 from .base import BaseNeuralNet
 from .builders import mlp
-from .estimators import NeuralNetClassifier, NeuralNetRegressor
+from .estimators import NeuralNetClassifier, NeuralNetRegressor, class_probabilities
 
-__all__ = ["BaseNeuralNet", "NeuralNetClassifier", "NeuralNetRegressor", "mlp"]
+__all__ = ["BaseNeuralNet", "NeuralNetClassifier", "NeuralNetRegressor",
+           "class_probabilities", "mlp"]

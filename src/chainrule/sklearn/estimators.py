@@ -11,6 +11,16 @@ from .. import losses
 from .base import BaseNeuralNet
 
 
+def class_probabilities(outputs: np.ndarray) -> np.ndarray:
+    """(N, C) class probabilities in float64 from a classifier model's outputs: one
+    sigmoid column (N, 1) gives [1 - p, p]; a softmax (N, C) is kept. Rows are
+    renormalised to sum to 1."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if outputs.shape[1] == 1:
+        outputs = np.hstack([1.0 - outputs, outputs])
+    return outputs / outputs.sum(axis=1, keepdims=True)
+
+
 class NeuralNetClassifier(ClassifierMixin, BaseNeuralNet):
     """A chainrule classifier with scikit-learn's interface (parameters: see
     :class:`~chainrule.sklearn.base.BaseNeuralNet`).
@@ -77,10 +87,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseNeuralNet):
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (N, n_classes_), columns in the order of ``classes_``."""
-        out = self._raw_predict(X)
-        if out.shape[1] == 1:
-            out = np.hstack([1.0 - out, out])
-        return out / out.sum(axis=1, keepdims=True)
+        return class_probabilities(self._raw_predict(X))
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row (N,), as labels from ``classes_``."""
