@@ -111,15 +111,42 @@ def test_the_churn_classifier_reaches_the_bar_on_every_fixed_seed(churn_csv, tmp
     assert min(accuracies) >= ACCURACY_BAR, accuracies
 
 
-def test_a_numeric_target_gets_mae_and_r2(churn_csv, tmp_path, capsys):
+def test_a_numeric_target_gets_mae_and_r2_in_its_own_units(churn_csv, tmp_path, capsys):
     assert cli.main(["train", str(churn_csv), "--target", "Balance", "--drop", "Exited",
-                     "--epochs", "2", "--quiet", "-o", str(tmp_path / "b.chainrule")]) == 0
+                     "--epochs", "3", "--quiet", "-o", str(tmp_path / "b.chainrule")]) == 0
     out = capsys.readouterr().out
     assert "target 'Balance': regression" in out and "Exited (--drop)" in out
-    assert re.search(r"^test MAE: \d+\.\d+$", out, re.M)
+    mae = float(re.search(r"^test MAE: (\d+\.\d+)$", out, re.M)[1])
     assert re.search(r"^test R\^2: -?\d\.\d+$", out, re.M)
     predictions = tabular.predict(tmp_path / "b.chainrule", churn_csv)
     assert list(predictions.columns) == ["Balance"] and len(predictions) == 10000
+    balance = pd.read_csv(churn_csv).Balance  # mean 76,486, sd 62,397: the network learns
+    assert 20_000 < mae < 62_397  # the standardised target, predictions are unscaled
+    assert abs(predictions.Balance.mean() - balance.mean()) < 0.5 * balance.std()
+
+
+def test_text_labels_with_three_classes(small, tmp_path, capsys):
+    csv, _ = small
+    assert cli.main(["train", str(csv), "--target", "Geography", "--epochs", "2", "--quiet",
+                     "-o", str(tmp_path / "g.chainrule")]) == 0
+    out = capsys.readouterr().out
+    assert "classification into ['France', 'Germany', 'Spain']" in out
+    assert re.search(r"^test AUC: 0\.\d+$", out, re.M)
+    assert re.search(r"^ +France +Germany +Spain$", out, re.M)
+    predictions = tabular.predict(tmp_path / "g.chainrule", csv)
+    assert list(predictions.columns) == ["Geography", "probability_France",
+                                         "probability_Germany", "probability_Spain"]
+    assert set(predictions.Geography) <= {"France", "Germany", "Spain"}
+
+
+@pytest.mark.parametrize("option,value,expected", [
+    ("--hidden", "64,a", "positive integers like 64,32"),
+    ("--test-size", "1.5", "a fraction between 0 and 1"),
+    ("--epochs", "0", "a positive integer")])
+def test_bad_options_are_usage_errors(option, value, expected, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["train", "x.csv", "--target", "y", option, value])
+    assert exit_.value.code == 2 and expected in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- the preprocessing

@@ -66,16 +66,17 @@ def _add_table_commands(commands) -> None:
     train.add_argument("--task", choices=("auto", "classification", "regression"),
                        default="auto", help="default: classification for text or integers "
                        "with at most 10 values, else regression")
-    train.add_argument("--test-size", type=float, default=0.2, help="default 0.2")
+    train.add_argument("--test-size", type=_fraction, default=0.2, help="default 0.2")
     train.add_argument("--seed", type=int, default=0,
                        help="seeds the split, the initial weights and the shuffling (default 0)")
-    train.add_argument("--epochs", type=int, default=200, help="at most (default 200)")
-    train.add_argument("--patience", type=int, default=10,
+    train.add_argument("--epochs", type=_positive, default=200, help="at most (default 200)")
+    train.add_argument("--patience", type=_count, default=10,
                        help="epochs without a better validation loss before stopping (10)")
-    train.add_argument("--hidden", default="64,32", metavar="UNITS",
+    train.add_argument("--hidden", type=_units, default=(64, 32), metavar="UNITS",
                        help="hidden layer sizes, comma-separated (default 64,32)")
-    train.add_argument("--batch-size", type=int, default=32, help="default 32")
-    train.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's (default 0.001)")
+    train.add_argument("--batch-size", type=_positive, default=32, help="default 32")
+    train.add_argument("--learning-rate", type=_positive_float, default=1e-3,
+                       help="Adam's (default 0.001)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     predict = commands.add_parser("predict", help="predict with a model from `chainrule train`",
                                   description="Apply a model file's preprocessing and network "
@@ -150,13 +151,34 @@ def _table_command(args) -> None:
             tabular.train(args.csv, args.target, args.out, drop=_split_names(args.drop),
                           task=args.task, test_size=args.test_size, seed=args.seed,
                           epochs=args.epochs, patience=args.patience,
-                          hidden=[int(u) for u in _split_names([args.hidden])],
+                          hidden=args.hidden,
                           batch_size=args.batch_size, learning_rate=args.learning_rate,
                           verbose=0 if args.quiet else 1)
 
 
 def _split_names(values: list[str]) -> list[str]:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _checked(convert, test, expected: str):
+    """An argparse type: ``convert`` the text, then ``test`` it, else a usage error."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not test(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}; received {text!r}")
+        return value
+    return parse
+
+
+_positive = _checked(int, lambda v: v >= 1, "a positive integer")
+_count = _checked(int, lambda v: v >= 0, "a non-negative integer")
+_positive_float = _checked(float, lambda v: v > 0, "a positive number")
+_fraction = _checked(float, lambda v: 0 < v < 1, "a fraction between 0 and 1")
+_units = _checked(lambda t: tuple(int(u) for u in _split_names([t])),
+                  lambda v: len(v) > 0 and min(v) >= 1, "positive integers like 64,32")
 
 
 if __name__ == "__main__":

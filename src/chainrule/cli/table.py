@@ -87,9 +87,10 @@ def plan_table(frame: pd.DataFrame, target: str, source: str, drop: Sequence[str
     (decided on every row), with the encodings and classes learned on ``fit_rows``
     (index labels, e.g. the training split; default all rows).
 
-    ``{"format", "format_version", "target": {"name", "task", "classes"?},
-    "dropped": {column: reason}, "columns": [{"name", "kind": "numeric", "mean",
-    "scale"} | {"name", "kind": "categorical", "categories"}], "features": [...]}``.
+    ``{"format", "format_version", "target": {"name", "task", "classes" (classification)
+    | "mean", "scale" (regression)}, "dropped": {column: reason}, "columns": [{"name",
+    "kind": "numeric", "mean", "scale"} | {"name", "kind": "categorical", "categories"}],
+    "features": [...]}``.
     """
     task = target_task(frame, target, source, task)
     require_columns(frame, list(drop), source, "named by --drop")
@@ -111,6 +112,9 @@ def plan_table(frame: pd.DataFrame, target: str, source: str, drop: Sequence[str
     target_plan = {"name": target, "task": task}
     if task == "classification":
         target_plan["classes"] = np.unique(learn[target].to_numpy()).tolist()
+    else:  # the network learns the standardised target
+        scaled = _fit_column(learn[target], target, "numeric", source)
+        target_plan.update(mean=scaled["mean"], scale=scaled["scale"])
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "target": target_plan,
             "dropped": dropped, "columns": columns,
             "features": [f for c in columns for f in _feature_names(c)]}
@@ -180,6 +184,16 @@ def encode_table(frame: pd.DataFrame, plan: dict, source: str) -> np.ndarray:
         else:
             blocks.append(_one_hot(_as_text(values), column["categories"], name, source))
     return np.hstack(blocks).astype(np.float32)
+
+
+def scale_target(y: np.ndarray, plan: dict) -> np.ndarray:
+    """A regression target standardised as the plan says (what the network learns)."""
+    return (np.asarray(y, dtype=np.float64) - plan["target"]["mean"]) / plan["target"]["scale"]
+
+
+def unscale_target(z: np.ndarray, plan: dict) -> np.ndarray:
+    """The network's regression outputs back in the target's own units."""
+    return np.asarray(z, dtype=np.float64) * plan["target"]["scale"] + plan["target"]["mean"]
 
 
 def _one_hot(values: np.ndarray, categories: list, name: str, source: str) -> np.ndarray:

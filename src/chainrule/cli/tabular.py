@@ -26,7 +26,15 @@ from sklearn.model_selection import train_test_split
 
 from .. import callbacks, models
 from ..sklearn import NeuralNetClassifier, NeuralNetRegressor, class_probabilities
-from .table import TableError, encode_table, plan_table, read_csv, target_task
+from .table import (
+    TableError,
+    encode_table,
+    plan_table,
+    read_csv,
+    scale_target,
+    target_task,
+    unscale_target,
+)
 
 PLAN = "preprocessing.json"
 VALIDATION_SPLIT = 0.1  # of the training rows, watched by early stopping
@@ -55,13 +63,15 @@ def train(csv: str | os.PathLike, target: str, out: str | os.PathLike = "model.c
         epochs=epochs, batch_size=batch_size, validation_split=VALIDATION_SPLIT,
         callbacks=[callbacks.EarlyStopping(patience=patience, restore_best_weights=True)],
         verbose=verbose, random_state=seed)
-    estimator.fit(encode_table(train_rows, plan, source), train_rows[target].to_numpy())
+    y_train = train_rows[target].to_numpy()
+    estimator.fit(encode_table(train_rows, plan, source),
+                  y_train if classify else scale_target(y_train, plan))
     x_test, y_test = encode_table(test_rows, plan, source), test_rows[target].to_numpy()
     found = _classification_metrics(estimator, x_test, y_test) if classify else \
-        _regression_metrics(estimator, x_test, y_test)
+        _regression_metrics(unscale_target(estimator.predict(x_test), plan), y_test)
     found["epochs"] = len(estimator.history_["loss"])
-    say(f"trained {found['epochs']} epochs (early stopping: patience {patience}, best "
-        f"validation loss restored)")
+    say(f"trained {found['epochs']} of at most {epochs} epochs (early stopping: patience "
+        f"{patience}; the best epoch's weights kept)")
     say(_describe_metrics(found, plan))
     models.save_model(estimator.model_, out, extra_json={PLAN: plan})
     say(f"wrote {os.fspath(out)} (the network and its preprocessing)")
@@ -87,8 +97,7 @@ def _classification_metrics(estimator, x: np.ndarray, y: np.ndarray) -> dict:
             "confusion_matrix": confusion_matrix(y, predicted, labels=classes)}
 
 
-def _regression_metrics(estimator, x: np.ndarray, y: np.ndarray) -> dict:
-    predicted = estimator.predict(x)
+def _regression_metrics(predicted: np.ndarray, y: np.ndarray) -> dict:
     return {"mae": float(mean_absolute_error(y, predicted)), "r2": float(r2_score(y, predicted))}
 
 
@@ -138,10 +147,10 @@ def predict(model_path: str | os.PathLike, csv: str | os.PathLike):
     (labels or values) and, for a classifier, ``probability_<class>`` columns."""
     model, plan = load(model_path)
     source = os.fspath(csv)
-    outputs = model.predict(encode_table(read_csv(source), plan, source))
+    outputs = model.predict(encode_table(read_csv(source), plan, source), batch_size=1024)
     target = plan["target"]
     if target["task"] == "regression":
-        return pd.DataFrame({target["name"]: outputs[:, 0]})
+        return pd.DataFrame({target["name"]: unscale_target(outputs[:, 0], plan)})
     proba = class_probabilities(outputs)
     classes = np.asarray(target["classes"], dtype=object)
     result = pd.DataFrame({target["name"]: classes[proba.argmax(axis=1)]})
