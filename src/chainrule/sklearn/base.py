@@ -106,6 +106,10 @@ class BaseNeuralNet(BaseEstimator):
 
     # ------------------------------------------------------------ subclasses fill in
 
+    def _validate_y(self) -> dict:
+        """Keyword arguments of scikit-learn's ``validate_data`` for the target."""
+        raise NotImplementedError
+
     def _learn_target(self, y: np.ndarray, classes=None) -> dict:
         """Set the target's fitted attributes (``classes_``, ``n_outputs_``...) and
         return what the model builder may ask for: ``n_outputs_`` (the width of the
