@@ -3,7 +3,10 @@
 The file holds ``config.json`` (architecture and build shape),
 ``model.weights.safetensors`` (the state_dict), ``optimizer.json`` +
 ``optimizer.safetensors`` (hyperparameters, step counts, moment buffers),
-``compile.json`` (loss and metrics) and ``metadata.json``.
+``compile.json`` (loss and metrics) and ``metadata.json``; and any extra JSON
+members a tool built on chainrule stores beside the model (``save_model(...,
+extra_json=...)``, read back by :func:`load_extra_json`; the CLI keeps its
+preprocessing there).
 
 Loading never unpickles and never imports or executes anything named in the file:
 layer and model classes resolve only through ``custom_objects`` and the layer
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import zipfile
 from collections.abc import Iterator
 
@@ -47,6 +51,7 @@ FORMAT_VERSION = 1
 CONFIG, WEIGHTS = "config.json", "model.weights.safetensors"
 OPTIONAL = ("compile.json", "optimizer.json", "optimizer.safetensors", "metadata.json")
 MAX_INPUT_VALUES = 1 << 24  # per sample, for the zero batch that builds lazy layers
+EXTRA_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\.json")  # an extra member: "preprocessing.json"
 
 # ---------------------------------------------------------------- saving
 
@@ -102,9 +107,23 @@ def model_members(model: Module) -> dict[str, bytes]:
     return members
 
 
-def save_model(model: Module, filepath: str | os.PathLike) -> None:
-    """Write ``model`` to one zip file at ``filepath``, atomically."""
-    write_archive(filepath, model_members(model))
+def save_model(model: Module, filepath: str | os.PathLike,
+               extra_json: dict[str, object] | None = None) -> None:
+    """Write ``model`` to one zip file at ``filepath``, atomically.
+
+    ``extra_json`` maps further member names (``"preprocessing.json"``: letters,
+    digits, ``_``, ``-``, then ``.json``) to JSON-able objects stored beside the model,
+    for tools built on chainrule; :func:`load_extra_json` reads one back and
+    ``load_model`` ignores them."""
+    members = model_members(model)
+    for name, value in (extra_json or {}).items():
+        if not isinstance(name, str) or not EXTRA_NAME.fullmatch(name) \
+                or name in members or name in OPTIONAL:
+            raise ValueError(f"save_model: extra_json member {name!r:.80} must be a new name "
+                             f"like 'preprocessing.json' (letters, digits, _ or -, then "
+                             f".json), not one of the model's own members.")
+        members[name] = encode_json(value)
+    write_archive(filepath, members)
 
 
 def save_weights(model: Module, filepath: str | os.PathLike) -> None:
@@ -113,6 +132,18 @@ def save_weights(model: Module, filepath: str | os.PathLike) -> None:
 
 
 # ---------------------------------------------------------------- loading
+
+
+def load_extra_json(filepath: str | os.PathLike, name: str) -> object:
+    """The extra JSON member ``name`` that ``save_model(..., extra_json=...)`` stored,
+    read through the same checks as ``load_model`` (ModelFormatError when the file
+    is not a model file, lacks the member or holds bad JSON)."""
+    path = os.fspath(filepath)
+    if not isinstance(name, str) or not EXTRA_NAME.fullmatch(name):
+        raise ValueError(f"load_extra_json: {name!r:.80} is not an extra member name "
+                         f"(letters, digits, _ or -, then .json).")
+    members = read_archive(path, required=(CONFIG, name))
+    return decode_json(members[name], f"{path!r}: {name}", expect=object)
 
 
 def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
