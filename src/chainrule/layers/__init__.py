@@ -5,6 +5,7 @@ from .base import LAYER_REGISTRY, Layer
 from .conv import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Reshape
 from .embedding import Embedding
+from .input_layer import Input, InputLayer
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling1D, MaxPooling2D
 from .recurrent import GRU, LSTM, SimpleRNN
@@ -13,7 +14,8 @@ from .serialization import deserialize_layer, register_layer, serialize_layer
 __all__ = ["LAYER_REGISTRY", "Activation", "AveragePooling2D", "Conv1D", "Conv2D", "Dense",
            "Dropout", "Flatten", "GlobalAveragePooling2D", "Layer", "MaxPooling1D",
            "MaxPooling2D", "Reshape",
-           "BatchNormalization", "Embedding", "GaussianNoise", "LayerNormalization",
+           "BatchNormalization", "Embedding", "GaussianNoise", "Input", "InputLayer",
+           "LayerNormalization",
            "RandomFlip", "RandomTranslation",
            "GRU", "LSTM", "SimpleRNN",
            "deserialize_layer", "register_layer", "serialize_layer"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from ..tensor import Tensor
-from .base import Layer
+from .base import Layer, single_shape
 
 
 def _check_axis(layer: Layer, input_shape: tuple) -> None:
@@ -16,10 +16,11 @@ def _check_axis(layer: Layer, input_shape: tuple) -> None:
                          f"axis={layer.axis!r} for inputs of shape {tuple(input_shape)}.")
 
 
-def _check_channels(layer: Layer, x: Tensor, channels: int) -> None:
-    if x.ndim == 0 or x.shape[-1] != channels:
+def _check_channels(layer: Layer, shape: tuple, channels: int) -> None:
+    if len(shape) == 0 or shape[-1] != channels:
         raise ValueError(f"`{type(layer).__name__}` layer '{layer.name}' was built for "
-                         f"{channels} channels on the last axis; received shape {x.shape}.")
+                         f"{channels} channels on the last axis; received shape "
+                         f"{tuple(shape)}.")
 
 
 class _Normalization:
@@ -27,6 +28,8 @@ class _Normalization:
 
     A mixin placed before ``Layer`` (so it stays out of the layer registry).
     """
+
+    supports_masking = True
 
     def __init__(self, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, beta_initializer="zeros", gamma_initializer="ones",
@@ -39,12 +42,21 @@ class _Normalization:
         super().__init__(**kwargs)
 
     def build(self, input_shape: tuple) -> None:
+        input_shape = single_shape(self, input_shape)
         _check_axis(self, input_shape)
+        if input_shape[-1] is None:
+            raise ValueError(f"`{type(self).__name__}` layer '{self.name}' needs a known last "
+                             f"axis; received input shape {input_shape}.")
         self.channels = input_shape[-1]
         if self.scale:
             self.add_weight("gamma", (self.channels,), self.gamma_initializer)
         if self.center:
             self.add_weight("beta", (self.channels,), self.beta_initializer)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        input_shape = single_shape(self, input_shape)
+        _check_channels(self, input_shape, self.channels)
+        return input_shape
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
@@ -85,7 +97,7 @@ class BatchNormalization(_Normalization, Layer):
         self.add_state("moving_variance", (self.channels,), self.moving_variance_initializer)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_channels(self, x, self.channels)
+        _check_channels(self, x.shape, self.channels)
         return F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
                             training=self.training and self._trainable,
                             momentum=self.momentum, epsilon=self.epsilon)
@@ -104,5 +116,5 @@ class LayerNormalization(_Normalization, Layer):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_channels(self, x, self.channels)
+        _check_channels(self, x.shape, self.channels)
         return F.layer_norm(x, self.gamma, self.beta, epsilon=self.epsilon)

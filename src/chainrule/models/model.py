@@ -15,14 +15,15 @@ import numpy as np
 from .. import activations, losses, optim
 from .. import metrics as metrics_module
 from ..autograd import no_grad
-from ..layers.base import _snake, unique_name
+from ..layers.base import _snake, infer_output_shape, unique_name
+from ..layers.node import Operation, any_symbolic, forward_takes_mask
 from ..module import Module
 from ..tensor import Tensor
 from . import saving, training
 from . import summary as summary_module
 
 
-class Model(Module):
+class Model(Operation, Module):
     """Base class of trainable models: subclass it and define ``forward(x)``.
 
     ``compile`` picks the optimizer, loss and metrics; ``fit`` trains; the model is
@@ -45,10 +46,35 @@ class Model(Module):
         self.name = name or unique_name(_snake(type(self).__name__))
 
     def __call__(self, x, *args, **kwargs):
+        """``forward(x)``; on symbolic tensors (``cr.Input``) the call is recorded, so
+        a model is used as a layer inside another."""
+        if any_symbolic(x):
+            return self.symbolic_call(x, *args, **kwargs)
+        self._note_input(x)
+        return self.forward(x, *args, **kwargs)
+
+    def _note_input(self, x) -> None:
+        """Remember the first input's shape and dtype (summary and save use them)."""
         if self._build_input_shape is None and hasattr(x, "shape") and len(x.shape):
             self._build_input_shape = (None, *tuple(x.shape)[1:])
             self._build_input_dtype = str(x.dtype)
-        return self.forward(x, *args, **kwargs)
+
+    def call_and_mask(self, x, mask=None, *args, **kwargs) -> tuple:
+        """(outputs, output mask) in one pass; a subclassed model whose ``forward``
+        takes ``mask=`` receives ``mask``, and its output has no mask."""
+        if mask is not None and forward_takes_mask(self):
+            kwargs["mask"] = mask
+        return self(x, *args, **kwargs), None
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for inputs of ``input_shape`` (batch axis None). A
+        subclassed model runs on zeros to find it (see ``infer_output_shape``)."""
+        return infer_output_shape(self, input_shape)
+
+    def build_from_shape(self, input_shape) -> None:
+        """Build from a symbolic call's input shape (once)."""
+        if self._build_input_shape is None:
+            self.build(input_shape)
 
     # ------------------------------------------------------------ structure
 
