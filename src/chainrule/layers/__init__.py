@@ -6,6 +6,24 @@ from .conv import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Reshape
 from .embedding import Embedding
 from .input_layer import Input, InputLayer
+from .merge import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling1D, MaxPooling2D
 from .recurrent import GRU, LSTM, SimpleRNN
@@ -18,4 +36,7 @@ __all__ = ["LAYER_REGISTRY", "Activation", "AveragePooling2D", "Conv1D", "Conv2D
            "LayerNormalization",
            "RandomFlip", "RandomTranslation",
            "GRU", "LSTM", "SimpleRNN",
-           "deserialize_layer", "register_layer", "serialize_layer"]
+           "deserialize_layer", "register_layer", "serialize_layer",
+           "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
+           "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply",
+           "subtract"]

@@ -176,12 +176,6 @@ def inbound_nodes(layer) -> list[Node]:
     return nodes
 
 
-def reference(t: KerasTensor) -> str:
-    """Keras' "Connected to" notation: ``dense[0][0]``."""
-    layer, node_index, tensor_index = t.history
-    return f"{layer.name}[{node_index}][{tensor_index}]"
-
-
 # ---------------------------------------------------------------- the call protocol
 
 
