@@ -10,6 +10,7 @@ input. The mask of the output is that of the inputs combined (Keras).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 
@@ -256,34 +257,23 @@ def _move_axis(x: Tensor, source: int, destination: int) -> Tensor:
 # ---------------------------------------------------------------- functional forms
 
 
-def add(inputs: list, **kwargs) -> Tensor:
-    """``Add(**kwargs)(inputs)``."""
-    return Add(**kwargs)(inputs)
+def _functional_form(cls: type) -> Callable:
+    """Keras' lower-case form of an element-wise merge: ``add(inputs, **kwargs)`` is
+    ``Add(**kwargs)(inputs)``."""
+    def merge(inputs: list, **kwargs) -> Tensor:
+        return cls(**kwargs)(inputs)
+
+    merge.__name__ = merge.__qualname__ = cls.__name__.lower()
+    merge.__doc__ = f"``{cls.__name__}(**kwargs)(inputs)``: {cls.__doc__.splitlines()[0]}"
+    return merge
 
 
-def subtract(inputs: list, **kwargs) -> Tensor:
-    """``Subtract(**kwargs)(inputs)``."""
-    return Subtract(**kwargs)(inputs)
-
-
-def multiply(inputs: list, **kwargs) -> Tensor:
-    """``Multiply(**kwargs)(inputs)``."""
-    return Multiply(**kwargs)(inputs)
-
-
-def average(inputs: list, **kwargs) -> Tensor:
-    """``Average(**kwargs)(inputs)``."""
-    return Average(**kwargs)(inputs)
-
-
-def maximum(inputs: list, **kwargs) -> Tensor:
-    """``Maximum(**kwargs)(inputs)``."""
-    return Maximum(**kwargs)(inputs)
-
-
-def minimum(inputs: list, **kwargs) -> Tensor:
-    """``Minimum(**kwargs)(inputs)``."""
-    return Minimum(**kwargs)(inputs)
+add = _functional_form(Add)
+subtract = _functional_form(Subtract)
+multiply = _functional_form(Multiply)
+average = _functional_form(Average)
+maximum = _functional_form(Maximum)
+minimum = _functional_form(Minimum)
 
 
 def concatenate(inputs: list, axis: int = -1, **kwargs) -> Tensor:
