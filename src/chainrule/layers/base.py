@@ -191,6 +191,8 @@ class Layer(Operation, Module):
         drop it, as in Keras."""
         return mask if self.supports_masking else None
 
+    compute_mask.none_for_none = True  # no mask in, none out: models may skip the call
+
     @property
     def output_activation(self) -> str | None:
         """The built-in activation this layer's output ends with ("sigmoid", "softmax",

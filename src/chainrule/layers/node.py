@@ -250,20 +250,37 @@ class Operation:
         return self._node_attribute("output", "output", node_index)
 
 
-_MASK_ARGUMENT: dict[type, bool] = {}
+class _MaskPlan(NamedTuple):
+    """How ``call_with_masks`` treats a class: its own pass (models), a ``mask``
+    parameter in ``forward``, a ``compute_mask``, and whether that gives None for no
+    mask (the base rule), so it can be skipped."""
+
+    runner: bool
+    takes_mask: bool
+    computes_mask: bool
+    none_for_none: bool
+
+
+_PLANS: dict[type, _MaskPlan] = {}
+
+
+def _plan(cls: type) -> _MaskPlan:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        try:
+            takes = "mask" in inspect.signature(cls.forward).parameters
+        except (TypeError, ValueError, AttributeError):
+            takes = False
+        compute = getattr(cls, "compute_mask", None)
+        plan = _MaskPlan(hasattr(cls, "call_and_mask"), takes, compute is not None,
+                         getattr(compute, "none_for_none", False))
+        _PLANS[cls] = plan
+    return plan
 
 
 def forward_takes_mask(module) -> bool:
     """Whether ``module.forward`` has a ``mask`` parameter (cached per class)."""
-    cls = type(module)
-    takes = _MASK_ARGUMENT.get(cls)
-    if takes is None:
-        try:
-            takes = "mask" in inspect.signature(cls.forward).parameters
-        except (TypeError, ValueError):
-            takes = False
-        _MASK_ARGUMENT[cls] = takes
-    return takes
+    return _plan(type(module)).takes_mask
 
 
 def call_with_masks(layer, inputs, mask, *args, **kwargs) -> tuple:
@@ -272,13 +289,13 @@ def call_with_masks(layer, inputs, mask, *args, **kwargs) -> tuple:
     A layer whose ``forward`` takes ``mask=`` receives it (unless it was given one);
     models (``call_and_mask``) give their outputs and masks from one pass; the output
     mask is ``layer.compute_mask(inputs, mask)`` (None for modules without one)."""
-    runner = getattr(layer, "call_and_mask", None)
-    if runner is not None:
-        return runner(inputs, mask, *args, **kwargs)
-    if mask is not None and "mask" not in kwargs and forward_takes_mask(layer):
+    plan = _plan(type(layer))
+    if plan.runner:
+        return layer.call_and_mask(inputs, mask, *args, **kwargs)
+    if mask is not None and plan.takes_mask and "mask" not in kwargs:
         kwargs["mask"] = mask
     outputs = layer(inputs, *args, **kwargs)
-    compute_mask = getattr(layer, "compute_mask", None)
-    if compute_mask is None:
+    mask = kwargs.get("mask", mask)
+    if not plan.computes_mask or (mask is None and plan.none_for_none):
         return outputs, None
-    return outputs, compute_mask(inputs, kwargs.get("mask", mask))
+    return outputs, layer.compute_mask(inputs, mask)
