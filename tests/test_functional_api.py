@@ -324,3 +324,24 @@ def test_a_subclassed_model_still_needs_forward():
 
     with pytest.raises(NotImplementedError, match="must define forward"):
         Empty()(np.zeros((1, 2)))
+
+
+def test_call_arguments_are_checked_when_drawing():
+    with pytest.raises(TypeError, match=r"Dense 'typo' cannot be called.*'logitz'"):
+        layers.Dense(2, name="typo")(cr.Input(shape=(3,)), logitz=True)
+
+
+def test_symbolic_initial_state_is_a_graph_input():
+    """Keras' encoder-decoder pattern: an LSTM's states start another LSTM."""
+    cr.set_default_dtype(np.float64)
+    enc_in, dec_in = cr.Input(shape=(None, 3)), cr.Input(shape=(None, 2))
+    _, h, c = layers.LSTM(4, return_state=True)(enc_in)
+    decoder = layers.LSTM(4, return_sequences=True)
+    model = cr.Model([enc_in, dec_in], decoder(dec_in, initial_state=[h, c]))
+    rng = np.random.default_rng(0)
+    xe, xd = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 4, 2))
+    encoder = model.layers[2]
+    _, h0, c0 = encoder(xe)
+    np.testing.assert_allclose(model([xe, xd]).numpy(),
+                               decoder(xd, initial_state=[h0, c0]).numpy(), rtol=1e-12)
+    assert model.output.shape == (None, None, 4)

@@ -197,6 +197,11 @@ class Operation:
     def symbolic_call(self, inputs, *args, **kwargs):
         """Record a call on KerasTensors: build from the input shapes, take the output
         shapes from ``compute_output_shape``, and return new KerasTensors."""
+        try:
+            inspect.signature(self.forward).bind(inputs, *args, **kwargs)
+        except TypeError as err:
+            raise TypeError(f"{type(self).__name__} '{self.name}' cannot be called with "
+                            f"these arguments: {err}.") from None
         input_shape = map_structure(lambda t: t.shape, inputs)
         self.build_from_shape(input_shape)
         output_shape = self.compute_output_shape(input_shape)
