@@ -9,8 +9,10 @@ name; logs then read ``loss`` (the weighted sum), ``<output>_loss`` and
 
 from __future__ import annotations
 
-from .. import losses
+from .. import activations, losses
 from .. import metrics as metrics_module
+from ..autograd import no_grad
+from ..tensor import Tensor
 
 
 def _by_output(value, names: list[str], what: str, default) -> list:
@@ -89,3 +91,19 @@ def _as_list(value) -> list:
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def output_loss(loss, target, out: Tensor, takes_logits: bool, activation: str | None,
+                ran_logits: bool, sample_weight) -> tuple:
+    """(loss value or None, prediction array) of one output. ``out`` is the logits when
+    the model ran with ``logits=True`` and the output ends with ``activation``."""
+    activate = activations.get(activation) if activation not in (None, "linear") else None
+    if takes_logits:
+        with no_grad():
+            prediction = activate(out).data
+        return loss.on_logits(target, out, sample_weight), prediction
+    if ran_logits and activate is not None:
+        out = activate(out)
+    if loss is None:
+        return None, out.data
+    return loss(target, out, sample_weight), out.data

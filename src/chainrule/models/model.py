@@ -13,8 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .. import activations, losses, optim
-from ..autograd import no_grad
+from .. import losses, optim
 from ..layers.base import _snake, infer_output_shape, unique_name
 from ..layers.node import Operation, any_symbolic, forward_takes_mask
 from ..layers.serialization import register_layer
@@ -268,8 +267,9 @@ class Model(FunctionalAPI, Operation, Module):
             if loss is not None and target is None:
                 raise ValueError(f"Output '{name}' of {type(self).__name__} has a loss but "
                                  f"no targets were given for it.")
-            value, prediction = _output_loss(loss, target, out, takes_logits, activation,
-                                             any(fused), sample_weight)
+            value, prediction = compile_utils.output_loss(loss, target, out, takes_logits,
+                                                          activation, any(fused),
+                                                          sample_weight)
             predictions.append(prediction)
             if value is not None:
                 values.append(float(value.data))
@@ -403,19 +403,3 @@ class Model(FunctionalAPI, Operation, Module):
 
 
 register_layer(Model)  # load_model rebuilds Model(inputs, outputs) graphs by this name
-
-
-def _output_loss(loss, target, out: Tensor, takes_logits: bool, activation: str | None,
-                 ran_logits: bool, sample_weight) -> tuple:
-    """(loss value or None, prediction array) of one output. ``out`` is the logits when
-    the model ran with ``logits=True`` and the output ends with ``activation``."""
-    activate = activations.get(activation) if activation not in (None, "linear") else None
-    if takes_logits:
-        with no_grad():
-            prediction = activate(out).data
-        return loss.on_logits(target, out, sample_weight), prediction
-    if ran_logits and activate is not None:
-        out = activate(out)
-    if loss is None:
-        return None, out.data
-    return loss(target, out, sample_weight), out.data
