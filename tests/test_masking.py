@@ -85,3 +85,36 @@ def test_sequential_without_embedding_mask_passes_none(mask_zero):
     model = cr.Sequential([L.Embedding(10, 3, mask_zero=mask_zero), consumer])
     model.predict(IDS)
     assert (consumer.seen[-1] is not None) == mask_zero
+
+
+def test_functional_model_hands_masks_to_consumers():
+    consumer = MaskedSum()
+    ids = cr.Input(shape=(None,), dtype="int64")
+    h = L.Dense(3)(L.Embedding(10, 3, mask_zero=True)(ids))
+    model = cr.Model(ids, consumer(h))
+    model.predict(IDS)
+    np.testing.assert_array_equal(consumer.seen[-1], IDS != 0)
+
+
+def test_masks_merge_and_cross_nested_models():
+    consumer = MaskedSum()
+    a_ids, b_ids = cr.Input(shape=(4,), dtype="int64"), cr.Input(shape=(4,), dtype="int64")
+    a = L.Embedding(10, 3, mask_zero=True)(a_ids)
+    b = L.Embedding(10, 3)(b_ids)  # no mask: the sum keeps a's
+    inner = cr.Sequential([L.Dense(3), L.Dropout(0.1)])
+    model = cr.Model([a_ids, b_ids], consumer(inner(L.add([a, b]))))
+    model.predict([IDS, np.ones_like(IDS)])
+    np.testing.assert_array_equal(consumer.seen[-1], IDS != 0)
+
+
+def test_masked_steps_do_not_change_a_consumers_output():
+    """Perturbing what sits at masked positions changes nothing downstream of a layer
+    that honours the mask."""
+    cr.set_default_dtype(np.float64)
+    ids = cr.Input(shape=(4,), dtype="int64")
+    model = cr.Model(ids, L.Dense(2)(MaskedSum()(L.Embedding(10, 3, mask_zero=True)(ids))))
+    padded = IDS.copy()
+    emb = model.layers[1]
+    before = model.predict(padded)
+    emb.embeddings.data[0] += 5.0  # the padding id's row: only masked positions use it
+    np.testing.assert_allclose(model.predict(padded), before, rtol=1e-12)
