@@ -211,6 +211,8 @@ def test_data_errors_name_the_inputs():
         model.fit(x, y["flag"], verbose=0)
     with pytest.raises(ValueError, match="same number of samples"):
         model.fit({"num": x["num"], "cat": x["cat"][:10]}, y, verbose=0)
+    with pytest.raises(ValueError, match="data loaders yielding lists or dicts"):
+        model.fit(iter([([x["num"], x["cat"]], [y["flag"], y["kind"]])]), verbose=0)
 
 
 def test_integer_inputs_stay_integers():

@@ -101,9 +101,12 @@ def model_data(model, x, y=None, sample_weight=None, class_weight=None, what: st
     """``make_data`` for ``model``: dict/list inputs and targets put in the model's
     order, integer inputs kept as integers where the model takes ids."""
     input_names = getattr(model, "input_names", ["input"])
+    if _is_loader(x) and (len(input_names) > 1 or len(model.output_names) > 1):
+        raise ValueError(f"Model '{model.name}' has several inputs or outputs: pass arrays "
+                         f"(lists or dicts of them); data loaders yielding lists or dicts "
+                         f"are not supported.")
     x = _by_name(model, x, input_names, what)
-    y = _by_name(model, y, getattr(model, "output_names", ["output"]),
-                 what.replace("x", "y"))
+    y = _by_name(model, y, model.output_names, what.replace("x", "y"))
     integer_x = model._integer_input()
     if isinstance(x, Arrays):
         integer_x = [t.dtype.kind in "iub" for t in model.inputs]
