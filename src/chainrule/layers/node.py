@@ -152,16 +152,6 @@ class Node:
         nodes.append(self)
 
     @property
-    def parent_nodes(self) -> list[Node]:
-        """The nodes that made this node's inputs, each once, in argument order."""
-        parents: list[Node] = []
-        for t in self.input_tensors:
-            node = inbound_nodes(t.history.layer)[t.history.node_index]
-            if all(node is not p for p in parents):
-                parents.append(node)
-        return parents
-
-    @property
     def is_input(self) -> bool:
         """An InputLayer's node: it has no inputs and makes one tensor."""
         return not self.input_tensors and getattr(self.layer, "is_input_layer", False)
