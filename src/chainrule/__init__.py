@@ -49,5 +49,6 @@ from . import (  # noqa: E402
     viz,
 )
 from .data import datasets  # noqa: E402
+from .models import Input, Model, Sequential  # noqa: E402
 from .module import Module, Parameter  # noqa: E402
 from .version import __version__  # noqa: E402

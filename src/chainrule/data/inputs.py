@@ -1,7 +1,9 @@
 """Turning what users pass to ``fit``/``evaluate``/``predict`` into batches.
 
 Arrays (NumPy, nested lists, pandas, Tensors) are converted and checked once, then
-sliced: one permutation per epoch, contiguous slices per step. Anything else that
+sliced: one permutation per epoch, contiguous slices per step. A model with several
+inputs or outputs passes :class:`Arrays` (one array per input or output, sharing the
+batch axis), which are converted and sliced array by array. Anything else that
 is iterable (a :class:`~chainrule.data.DataLoader`, a generator) is taken to yield
 batches ``x``, ``(x, y)`` or ``(x, y, sample_weight)`` and is re-iterated each epoch.
 """
@@ -17,6 +19,46 @@ from ..backend import get_default_dtype, rng
 from ..tensor import Tensor
 
 Batch = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
+
+
+class Arrays(list):
+    """Several arrays that share the batch axis: the inputs of a multi-input model or
+    the targets of a multi-output one, in the model's order (a batch is an Arrays of
+    slices)."""
+
+
+def batch_length(a) -> int:
+    """Samples in an array or in Arrays (the first array that is given)."""
+    if isinstance(a, Arrays):
+        return next(len(part) for part in a if part is not None)
+    return len(a)
+
+
+def _take(a, index):
+    """Rows ``index`` (a slice or an index array) of an array or of each of Arrays."""
+    if a is None:
+        return None
+    if isinstance(a, Arrays):
+        return Arrays(None if part is None else part[index] for part in a)
+    return a[index]
+
+
+def _convert(data, name: str, integer_ok, finite: bool = True):
+    """``as_array`` (and ``check_finite``) for one array or each of Arrays;
+    ``integer_ok`` may be a list, one per array."""
+    if isinstance(data, Arrays):
+        flags = integer_ok if isinstance(integer_ok, list) else [integer_ok] * len(data)
+        parts = Arrays(None if d is None else _convert(d, f"{name}[{i}]", ok, finite)
+                       for i, (d, ok) in enumerate(zip(data, flags)))
+        lengths = [len(p) for p in parts if p is not None]
+        if not lengths or len(set(lengths)) > 1:
+            raise ValueError(f"the arrays of `{name}` must be given and have the same "
+                             f"number of samples; found {lengths}.")
+        return parts
+    arr = as_array(data, name, integer_ok=bool(integer_ok))
+    if finite:
+        check_finite(arr, name)
+    return arr
 
 
 def as_array(data, name: str, integer_ok: bool = True) -> np.ndarray:
@@ -78,44 +120,47 @@ class ArrayData:
 
     @classmethod
     def from_user(cls, x, y=None, sample_weight=None, class_weight=None,
-                  integer_x: bool = False, what: str = "x") -> ArrayData:
-        x = as_array(x, what, integer_ok=integer_x)
-        check_finite(x, what)
+                  integer_x: bool | list = False, what: str = "x") -> ArrayData:
+        x = _convert(x, what, integer_x)
+        n = batch_length(x)
         if y is not None:
-            y = as_array(y, what.replace("x", "y"))
-            if y.dtype == np.bool_:
-                y = y.astype(get_default_dtype())
-            if len(y) != len(x):
-                raise ValueError(f"`{what}` has {len(x)} samples but "
-                                 f"`{what.replace('x', 'y')}` has {len(y)}; they must match.")
-            check_finite(y, what.replace("x", "y"))
+            y = _convert(y, what.replace("x", "y"), True)
+            y = _map_arrays(lambda a: a.astype(get_default_dtype())
+                            if a is not None and a.dtype == np.bool_ else a, y)
+            if batch_length(y) != n:
+                raise ValueError(f"`{what}` has {n} samples but "
+                                 f"`{what.replace('x', 'y')}` has {batch_length(y)}; they must "
+                                 f"match.")
         if sample_weight is not None:
             sample_weight = as_array(sample_weight, "sample_weight", integer_ok=False)
-            if len(sample_weight) != len(x):
+            if len(sample_weight) != n:
                 raise ValueError(f"`sample_weight` has {len(sample_weight)} entries for "
-                                 f"{len(x)} samples.")
+                                 f"{n} samples.")
         if class_weight is not None:
             if y is None:
                 raise ValueError("class_weight needs targets y.")
+            if isinstance(y, Arrays):
+                raise ValueError("class_weight is for models with one output; with several, "
+                                 "pass sample_weight.")
             w = class_weights_to_samples(y, class_weight)
             sample_weight = w if sample_weight is None else sample_weight * w
         return cls(x, y, sample_weight)
 
     def __len__(self) -> int:
-        return len(self.x)
+        return batch_length(self.x)
 
     def steps(self, batch_size: int) -> int:
-        return math.ceil(len(self.x) / batch_size)
+        return math.ceil(len(self) / batch_size)
 
     def split(self, fraction: float) -> tuple[ArrayData, ArrayData]:
         """(first 1 - fraction, last fraction): Keras' validation_split, before shuffling."""
         if not 0 < fraction < 1:
             raise ValueError(f"validation_split must be in (0, 1); received {fraction}.")
-        at = int(math.floor(len(self.x) * (1.0 - fraction)))
-        if at == 0 or at == len(self.x):
-            raise ValueError(f"validation_split={fraction} of {len(self.x)} samples leaves "
+        at = int(math.floor(len(self) * (1.0 - fraction)))
+        if at == 0 or at == len(self):
+            raise ValueError(f"validation_split={fraction} of {len(self)} samples leaves "
                              f"an empty training or validation set.")
-        parts = [(a[:at], a[at:]) if a is not None else (None, None)
+        parts = [(_take(a, slice(None, at)), _take(a, slice(at, None)))
                  for a in (self.x, self.y, self.sample_weight)]
         return ArrayData(*(p[0] for p in parts)), ArrayData(*(p[1] for p in parts))
 
@@ -124,14 +169,15 @@ class ArrayData:
         chainrule's seeded generator) is applied to every array first."""
         x, y, w = self.x, self.y, self.sample_weight
         if shuffle:
-            perm = rng().permutation(len(x))
-            x = x[perm]
-            y = None if y is None else y[perm]
-            w = None if w is None else w[perm]
-        for start in range(0, len(x), batch_size):
-            stop = start + batch_size
-            yield (x[start:stop], None if y is None else y[start:stop],
-                   None if w is None else w[start:stop])
+            perm = rng().permutation(len(self))
+            x, y, w = _take(x, perm), _take(y, perm), _take(w, perm)
+        for start in range(0, len(self), batch_size):
+            rows = slice(start, start + batch_size)
+            yield _take(x, rows), _take(y, rows), _take(w, rows)
+
+
+def _map_arrays(fn, a):
+    return Arrays(fn(p) for p in a) if isinstance(a, Arrays) else fn(a)
 
 
 class IterableData:

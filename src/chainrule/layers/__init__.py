@@ -7,6 +7,25 @@ from .conv import Conv1D, Conv2D
 from .conv_transpose import Conv2DTranspose
 from .core import Activation, Dense, Dropout, Flatten, Reshape
 from .embedding import Embedding
+from .input_layer import Input, InputLayer
+from .merge import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (
     AveragePooling1D,
@@ -33,11 +52,16 @@ from .wrappers import Bidirectional, TimeDistributed
 __all__ = ["LAYER_REGISTRY", "Activation", "AveragePooling2D", "Conv1D", "Conv2D", "Dense",
            "Dropout", "Flatten", "GlobalAveragePooling2D", "Layer", "MaxPooling1D",
            "MaxPooling2D", "Reshape",
-           "BatchNormalization", "Embedding", "GaussianNoise", "LayerNormalization",
+           "BatchNormalization", "Embedding", "GaussianNoise", "Input", "InputLayer",
+           "LayerNormalization",
            "RandomFlip", "RandomTranslation",
            "GRU", "LSTM", "SimpleRNN",
            "Bidirectional", "MultiHeadAttention", "TimeDistributed",
            "AveragePooling1D", "Conv2DTranspose", "Cropping1D", "Cropping2D",
            "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
            "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
-           "deserialize_layer", "register_layer", "serialize_layer"]
+           "deserialize_layer", "register_layer", "serialize_layer",
+
+           "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
+           "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply",
+           "subtract"]

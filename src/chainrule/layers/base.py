@@ -3,6 +3,13 @@
 
 Subclasses set their own configuration first and call ``super().__init__(**kwargs)``
 last, so a layer given ``input_shape``/``input_dim`` can build at once.
+
+The call convention (docs/functional.md, "Writing a layer"): ``layer(inputs, ...)``
+takes one tensor, or a list/dict of them (merge layers); ``build`` then receives the
+shape, or a list/dict of shapes. Called on symbolic tensors (``cr.Input``) a layer runs
+no data: it builds from the shapes and ``compute_output_shape`` says what comes out.
+A ``forward`` with a ``mask=`` parameter receives its input's mask inside models;
+``compute_mask`` gives the mask of the output.
 """
 
 from __future__ import annotations
@@ -12,10 +19,19 @@ import re
 import numpy as np
 
 from .. import activations, initializers
+from ..autograd import no_grad
 from ..backend import get_default_dtype
 from ..module import Module, Parameter
 from ..registry import Registry
 from ..tensor import Tensor
+from .node import (
+    Operation,
+    any_symbolic,
+    flat_shapes,
+    is_shape,
+    map_shapes,
+    map_structure,
+)
 
 # Layer and model classes load_model may rebuild, by class name: chainrule's own layers
 # (added as they are defined) and those given to register_layer.
@@ -46,10 +62,78 @@ def to_tensor(x) -> Tensor:
     return Tensor(arr)
 
 
-class Layer(Module):
+def _is_input_list(inputs) -> bool:
+    """A list/tuple holding tensors or arrays is several inputs; nested lists of numbers
+    are one array, as before."""
+    return isinstance(inputs, list | tuple) and any(
+        isinstance(i, Tensor | np.ndarray | dict | list | tuple) and not _is_number_list(i)
+        for i in inputs)
+
+
+def _is_number_list(value) -> bool:
+    return isinstance(value, list | tuple) and not any(
+        isinstance(i, Tensor | np.ndarray | dict) for i in value)
+
+
+def to_tensors(inputs):
+    """A layer's inputs as Tensors: one tensor, or each tensor of a list/dict of them."""
+    if isinstance(inputs, dict) or _is_input_list(inputs):
+        return map_structure(to_tensor, inputs)
+    return to_tensor(inputs)
+
+
+def shape_of(inputs):
+    """The shape of a tensor, or the list/dict of shapes of a list/dict of tensors."""
+    return map_structure(lambda t: tuple(t.shape), inputs)
+
+
+def single_shape(layer, input_shape) -> tuple:
+    """``input_shape`` when it is one shape; an error naming ``layer`` for a list/dict."""
+    if isinstance(input_shape, dict) or not is_shape(input_shape):
+        raise ValueError(f"`{type(layer).__name__}` layer '{layer.name}' expects one input "
+                         f"tensor; received {len(input_shape)} inputs with shapes "
+                         f"{input_shape}.")
+    return tuple(input_shape)
+
+
+def _zeros_like_shape(shape: tuple, unknown: int) -> np.ndarray:
+    return np.zeros([unknown if d is None else d for d in shape], dtype=get_default_dtype())
+
+
+def infer_output_shape(module, input_shape):
+    """A module's output shape found by running it, Keras' ``compute_output_spec`` on
+    NumPy: forward on zeros with every unknown dimension set to 2, then to 3; an output
+    dimension that differs between the runs is unknown (None). Eval mode, no graph,
+    every buffer and training flag restored. The fallback for layers without their own
+    ``compute_output_shape``."""
+    flags = [(m, m.training) for m in module.modules()]
+    saved = [(b, b.data.copy()) for _, b in module.named_buffers()]
+    module.eval()
+    try:
+        with no_grad():
+            runs = [shape_of(module(map_shapes(lambda s, n=n: _zeros_like_shape(s, n),
+                                               input_shape)))
+                    for n in (2, 3)]
+    finally:
+        for m, training in flags:
+            object.__setattr__(m, "training", training)
+        for b, data in saved:
+            b.data = data
+    leaves = iter(zip(flat_shapes(runs[0]), flat_shapes(runs[1])))
+
+    def merge(_):
+        a, b = next(leaves)
+        return tuple(x if x == y else None for x, y in zip(a, b))
+
+    return map_shapes(merge, runs[0])
+
+
+class Layer(Operation, Module):
     """Base class of every Keras-named layer."""
 
     ends_with_activation = False  # True where forward(x, logits=True) skips self.activation
+    supports_masking = False  # True: compute_mask hands the input's mask on unchanged
+    preserves_dtype = False  # True: symbolic outputs keep the input dtype (Flatten)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -76,15 +160,40 @@ class Layer(Module):
             self.build((None, *self.input_shape))
             self.built = True
 
-    def build(self, input_shape: tuple) -> None:
-        """Create the weights for inputs of ``input_shape`` (batch axis first)."""
+    def build(self, input_shape) -> None:
+        """Create the weights for inputs of ``input_shape`` (batch axis first; None
+        where unknown): a tuple, or a list/dict of tuples for a list/dict of inputs."""
 
-    def __call__(self, x, *args, **kwargs):
-        x = to_tensor(x)
+    def build_from_shape(self, input_shape) -> None:
+        """``build(input_shape)`` once."""
         if not self.built:
-            self.build(x.shape)
+            self.build(input_shape)
             self.built = True
-        return self.forward(x, *args, **kwargs)
+
+    def __call__(self, inputs, *args, **kwargs):
+        """``forward`` on ``inputs`` (a tensor, or a list/dict of them), building the
+        layer first from their shapes; on KerasTensors, record the call instead."""
+        if any_symbolic(inputs):
+            return self.symbolic_call(inputs, *args, **kwargs)
+        inputs = to_tensors(inputs)
+        if not self.built:
+            self.build(shape_of(inputs))
+            self.built = True
+        return self.forward(inputs, *args, **kwargs)
+
+    def compute_output_shape(self, input_shape):
+        """The output shape (batch axis None) for inputs of ``input_shape``, without
+        data. Each chainrule layer computes it; this fallback, for your own layers,
+        runs ``forward`` on zeros (see :func:`infer_output_shape`)."""
+        return infer_output_shape(self, input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output, given its input's ``mask`` (None: no mask).
+        Layers that keep the time axis pass it on (``supports_masking``); the others
+        drop it, as in Keras."""
+        return mask if self.supports_masking else None
+
+    compute_mask.none_for_none = True  # no mask in, none out: models may skip the call
 
     @property
     def output_activation(self) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from ..tensor import Tensor
-from .base import Layer
+from .base import Layer, single_shape
 
 
 def _check_axis(layer: Layer, input_shape: tuple, any_axis: bool) -> int:
@@ -36,6 +36,8 @@ class _Normalization:
     A mixin placed before ``Layer`` (so it stays out of the layer registry).
     """
 
+    supports_masking = True
+
     def __init__(self, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, beta_initializer="zeros", gamma_initializer="ones",
                  **kwargs):
@@ -49,12 +51,22 @@ class _Normalization:
     any_axis = False  # whether ``axis`` may be any axis but the batch axis
 
     def build(self, input_shape: tuple) -> None:
+        input_shape = single_shape(self, input_shape)
         self.channel_axis = _check_axis(self, input_shape, self.any_axis)
+        if input_shape[self.channel_axis] is None:
+            raise ValueError(f"`{type(self).__name__}` layer '{self.name}' needs a known "
+                             f"size on axis {self.channel_axis}; received input shape "
+                             f"{input_shape}.")
         self.channels = input_shape[self.channel_axis]
         if self.scale:
             self.add_weight("gamma", (self.channels,), self.gamma_initializer)
         if self.center:
             self.add_weight("beta", (self.channels,), self.beta_initializer)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        input_shape = single_shape(self, input_shape)
+        _check_channels(self, input_shape, self.channels, self.channel_axis)
+        return input_shape
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,

@@ -9,6 +9,7 @@ from .. import functional as F
 from ..ops.conv import normalize_padding, normalize_tuple
 from ..tensor import Tensor
 from .base import Layer
+from .conv import check_rank, spatial_output_shape
 
 
 class _Pooling(Layer):
@@ -23,6 +24,10 @@ class _Pooling(Layer):
             strides, self.rank, "strides", layer)
         self.padding = normalize_padding(padding, layer)
         super().__init__(**kwargs)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return spatial_output_shape(self, input_shape, self.pool_size, self.strides,
+                                    (1,) * self.rank, self.padding, None)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "pool_size": list(self.pool_size),
@@ -54,6 +59,10 @@ class MaxPooling1D(_Pooling):
 
 class GlobalAveragePooling2D(Layer):
     """Mean over the spatial axes: (N, H, W, C) -> (N, C)."""
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        input_shape = check_rank(self, input_shape, 2)
+        return (input_shape[0], input_shape[-1])
 
     def forward(self, x: Tensor) -> Tensor:
         return x.mean(axis=(1, 2))

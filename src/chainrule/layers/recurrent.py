@@ -26,7 +26,7 @@ from ..ops.recurrent import (
     Workspace,
 )
 from ..tensor import Tensor, stack, where
-from .base import Layer, to_tensor
+from .base import Layer, single_shape, to_tensor
 
 
 def _fused_name(identifier) -> str | None:
@@ -44,6 +44,7 @@ class _RNN(Layer):
 
     gates = 1  # gate blocks side by side in kernel and recurrent_kernel
     state_names = ("h",)
+    supports_masking = True
 
     def __init__(self, units: int, activation="tanh", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -73,12 +74,35 @@ class _RNN(Layer):
     # ------------------------------------------------------------ weights
 
     def build(self, input_shape: tuple) -> None:
+        input_shape = single_shape(self, input_shape)
         self._check_rank(input_shape)
+        if input_shape[-1] is None:
+            raise ValueError(f"`{type(self).__name__}` layer '{self.name}' needs a known "
+                             f"features axis; received input shape {input_shape}.")
         width = self.gates * self.units
         self.add_weight("kernel", (input_shape[-1], width), self.kernel_initializer)
         self.add_weight("recurrent_kernel", (self.units, width), self.recurrent_initializer)
         if self.use_bias:
             self.add_weight("bias", self._bias_shape(), self._bias_initializer())
+
+    def compute_output_shape(self, input_shape: tuple):
+        """(N, units), or (N, T, units) with return_sequences; with return_state a list
+        that adds each state's (N, units)."""
+        input_shape = single_shape(self, input_shape)
+        self._check_rank(input_shape)
+        self._check_features(input_shape)
+        batch, steps = input_shape[:2]
+        output = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
+        if not self.return_state:
+            return output
+        return [output, *((batch, self.units) for _ in self.state_names)]
+
+    def compute_mask(self, inputs, mask=None):
+        """The time-step mask carries on with return_sequences; states have none."""
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask, *(None for _ in self.state_names)]
+        return output_mask
 
     def _bias_shape(self) -> tuple:
         return (self.gates * self.units,)
@@ -166,12 +190,16 @@ class _RNN(Layer):
             raise ValueError(f"`{type(self).__name__}` expected inputs of shape (batch, "
                              f"timesteps, features); received shape {tuple(shape)}.")
 
+    def _check_features(self, shape: tuple) -> None:
+        layer, features = type(self).__name__, self.kernel.shape[0]
+        if shape[-1] != features:
+            raise ValueError(f"`{layer}` expected inputs with {features} features (its kernel "
+                             f"is {self.kernel.shape}); received shape {tuple(shape)}.")
+
     def _check_input(self, x: Tensor) -> None:
         self._check_rank(x.shape)
-        layer, features = type(self).__name__, self.kernel.shape[0]
-        if x.shape[-1] != features:
-            raise ValueError(f"`{layer}` expected inputs with {features} features (its kernel "
-                             f"is {self.kernel.shape}); received shape {x.shape}.")
+        self._check_features(x.shape)
+        layer = type(self).__name__
         if x.shape[1] == 0:
             raise ValueError(f"`{layer}` expected at least one timestep; received shape "
                              f"{x.shape}.")

@@ -102,9 +102,21 @@ def model_members(model: Module) -> dict[str, bytes]:
             "optimizer": None if model.optimizer is None else {
                 "name": type(model.optimizer).__name__,
                 "hyperparameters": model.optimizer.get_config()},
-            "loss": _serialize_loss(model.loss),
-            "metrics": [_serialize_metric(m) for m in model.compiled_metrics]})
+            **_compile_settings(model)})
     return members
+
+
+def _compile_settings(model: Module) -> dict:
+    """Loss and metrics; with several outputs, a loss per output (null: not trained),
+    ``loss_weights`` and the metrics as {output name: [metric, ...]}."""
+    if not isinstance(model.loss, list):
+        return {"loss": _serialize_loss(model.loss),
+                "metrics": [_serialize_metric(m) for m in model.compiled_metrics]}
+    metrics: dict[str, list] = {name: [] for name in model.output_names}
+    for index, metric, _ in model._metric_entries:
+        metrics[model.output_names[index]].append(_serialize_metric(metric))
+    return {"loss": [_serialize_loss(loss) for loss in model.loss],
+            "loss_weights": model.loss_weights, "metrics": metrics}
 
 
 def save_model(model: Module, filepath: str | os.PathLike,
@@ -255,11 +267,7 @@ def assign_weights(model: Module, weights: dict[str, np.ndarray], where: str) ->
 
 def _compile(model: Module, members: dict, custom_objects: dict) -> None:
     cfg = decode_json(members["compile.json"], "compile.json")
-    loss = _deserialize(cfg.get("loss"), losses, custom_objects, "loss")
-    metric_specs = cfg.get("metrics", [])
-    if not isinstance(metric_specs, list):
-        raise ModelFormatError("compile.json: metrics must be a list.")
-    metrics = [_deserialize(m, metrics_module, custom_objects, "metric") for m in metric_specs]
+    loss, metrics, loss_weights = _compile_arguments(cfg, custom_objects)
     state = None
     if "optimizer.json" in members:  # the full state: hyperparameters, steps, moments
         state = decode_json(members["optimizer.json"], "optimizer.json")
@@ -271,9 +279,31 @@ def _compile(model: Module, members: dict, custom_objects: dict) -> None:
         optimizer = _deserialize_optimizer(cfg["optimizer"], custom_objects)
     else:
         optimizer = cfg.get("optimizer") or "rmsprop"
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=loss_weights)
     if state is not None:
         model.optimizer.load_state_dict(state)
+
+
+def _compile_arguments(cfg: dict, custom_objects: dict) -> tuple:
+    """(loss, metrics, loss_weights) for ``compile`` from compile.json: one loss and a
+    list of metrics, or a list of losses, {output: [metrics]} and a list of weights."""
+    spec, metric_specs = cfg.get("loss"), cfg.get("metrics", [])
+    if isinstance(spec, list):
+        loss = [_deserialize(s, losses, custom_objects, "loss") for s in spec]
+        weights = cfg.get("loss_weights")
+        if weights is not None and not (isinstance(weights, list) and all(
+                type(w) in (int, float) for w in weights)):
+            raise ModelFormatError("compile.json: loss_weights must be a list of numbers.")
+        if not isinstance(metric_specs, dict) or not all(
+                isinstance(v, list) for v in metric_specs.values()):
+            raise ModelFormatError("compile.json: metrics must map output names to lists.")
+        metrics = {name: [_deserialize(m, metrics_module, custom_objects, "metric")
+                          for m in specs] for name, specs in metric_specs.items()}
+        return loss, metrics, weights
+    if not isinstance(metric_specs, list):
+        raise ModelFormatError("compile.json: metrics must be a list.")
+    metrics = [_deserialize(m, metrics_module, custom_objects, "metric") for m in metric_specs]
+    return _deserialize(spec, losses, custom_objects, "loss"), metrics, None
 
 
 def _deserialize(spec, module, custom_objects: dict, what: str):

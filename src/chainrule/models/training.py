@@ -22,7 +22,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..callbacks import CallbackList, History
-from ..data.inputs import ArrayData, IterableData, make_data
+from ..data.inputs import ArrayData, Arrays, IterableData, batch_length, make_data
 from .progress import Progress, format_logs
 
 
@@ -50,10 +50,9 @@ class _RunningLogs:
     """Batch-size-weighted means of the logs ``train_step``/``test_step`` return, and
     the results of the model's compiled metrics (which the steps update)."""
 
-    def __init__(self, metrics: list):
-        self.metrics = metrics
-        for m in metrics:
-            m.reset()
+    def __init__(self, model):
+        self.model = model
+        model.reset_metrics()
         self.sums: dict[str, float] = {}
         self.seen = 0
 
@@ -67,15 +66,57 @@ class _RunningLogs:
         seen = self.seen
         logs = {key: total / seen for key, total in self.sums.items()} if seen \
             else {"loss": float("nan")}
-        for m in self.metrics:
-            logs[m.name] = float(m.result())
+        logs.update(self.model.metric_results())
         return logs
 
 
-def _validation_data(validation_data, integer_x: bool):
+def _by_name(model, data, names: list[str], what: str):
+    """A model's inputs (or targets) as the data pipeline takes them: one array for a
+    model with one, else :class:`Arrays` in the model's order from a list or a dict by
+    name (``model.input_names`` / ``output_names``)."""
+    if data is None or _is_loader(data):
+        return data
+    if isinstance(data, dict):
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(f"`{what}` has key(s) {unknown}; the model's are {names}.")
+        if len(names) == 1:
+            return data.get(names[0])
+        return Arrays(data.get(name) for name in names)
+    if len(names) > 1:
+        if not isinstance(data, list | tuple) or len(data) != len(names):
+            kind = "inputs" if what.startswith("x") else "outputs"
+            raise ValueError(f"The model has {len(names)} {kind} {names}: give `{what}` as "
+                             f"a list of {len(names)} arrays or a dict by name.")
+        return Arrays(data)
+    return data
+
+
+def _is_loader(data) -> bool:
+    return not isinstance(data, dict | list | tuple) and not hasattr(data, "shape") \
+        and not hasattr(data, "to_numpy") and hasattr(data, "__iter__")
+
+
+def model_data(model, x, y=None, sample_weight=None, class_weight=None, what: str = "x"):
+    """``make_data`` for ``model``: dict/list inputs and targets put in the model's
+    order, integer inputs kept as integers where the model takes ids."""
+    input_names = getattr(model, "input_names", ["input"])
+    if _is_loader(x) and (len(input_names) > 1 or len(model.output_names) > 1):
+        raise ValueError(f"Model '{model.name}' has several inputs or outputs: pass arrays "
+                         f"(lists or dicts of them); data loaders yielding lists or dicts "
+                         f"are not supported.")
+    x = _by_name(model, x, input_names, what)
+    y = _by_name(model, y, model.output_names, what.replace("x", "y"))
+    integer_x = model._integer_input()
+    if isinstance(x, Arrays):
+        integer_x = [t.dtype.kind in "iub" for t in model.inputs]
+    return make_data(x, y, sample_weight, class_weight, integer_x, what)
+
+
+def _validation_data(model, validation_data):
     if isinstance(validation_data, tuple | list) and len(validation_data) in (2, 3):
-        return make_data(*validation_data, integer_x=integer_x, what="x_val")
-    return make_data(validation_data, integer_x=integer_x, what="x_val")
+        return model_data(model, *validation_data, what="x_val")
+    return model_data(model, validation_data, what="x_val")
 
 
 def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose: int = 1,
@@ -87,14 +128,13 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
     verbose = 1 if verbose == "auto" else int(verbose)
     batch_size = _positive_int(batch_size or 32, "batch_size")
     epochs = int(epochs)
-    integer_x = model._integer_input()
-    data = make_data(x, y, sample_weight, class_weight, integer_x)
+    data = model_data(model, x, y, sample_weight, class_weight)
     if isinstance(data, ArrayData) and data.y is None:
         raise ValueError("fit needs targets: call fit(x, y, ...) (for an autoencoder, "
                          "fit(x, x)), or pass a loader that yields (x, y) batches.")
     val = None
     if validation_data is not None:
-        val = _validation_data(validation_data, integer_x)
+        val = _validation_data(model, validation_data)
     elif validation_split:
         if isinstance(data, IterableData):
             raise ValueError("validation_split needs array inputs; pass validation_data "
@@ -133,7 +173,7 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
 def _train_epoch(model, data, batch_size: int, shuffle: bool, cbs: CallbackList,
                  progress: Progress, epoch: int) -> tuple[dict, int]:
     """One pass over ``data``; returns the epoch's logs and the number of steps run."""
-    running = _RunningLogs(model.compiled_metrics)
+    running = _RunningLogs(model)
     train_step = model.train_step
     batch_begin, batch_end = cbs.batch_begin, cbs.batch_end
     clock = time.perf_counter if progress.use_bar else None
@@ -141,8 +181,8 @@ def _train_epoch(model, data, batch_size: int, shuffle: bool, cbs: CallbackList,
     progress.start_epoch(epoch)
     for xb, yb, wb in data.batches(batch_size, shuffle):
         for cb in batch_begin:
-            cb.on_batch_begin(step, {"batch": step, "size": len(xb)})
-        running.add(train_step(xb, yb, wb), len(xb))
+            cb.on_batch_begin(step, {"batch": step, "size": batch_length(xb)})
+        running.add(train_step(xb, yb, wb), batch_length(xb))
         step += 1
         if batch_end:
             batch_logs = running.result()
@@ -159,10 +199,10 @@ def _train_epoch(model, data, batch_size: int, shuffle: bool, cbs: CallbackList,
 
 def run_evaluation(model, data, batch_size: int) -> dict:
     """Loss (batch-size-weighted mean) and metrics of ``model`` on ``data``."""
-    running = _RunningLogs(model.compiled_metrics)
+    running = _RunningLogs(model)
     with inference_mode(model):
         for xb, yb, wb in data.batches(batch_size):
-            running.add(model.test_step(xb, yb, wb), len(xb))
+            running.add(model.test_step(xb, yb, wb), batch_length(xb))
     if running.seen == 0:
         raise ValueError("evaluate received no samples.")
     return running.result()
@@ -172,7 +212,7 @@ def evaluate(model, x, y=None, batch_size: int | None = 32, verbose: int = 0,
              sample_weight=None, return_dict: bool = False):
     """Loss and metrics on ``x, y`` (see :meth:`Model.evaluate`)."""
     model._require_compiled("evaluate")
-    data = make_data(x, y, sample_weight, integer_x=model._integer_input())
+    data = model_data(model, x, y, sample_weight)
     logs = run_evaluation(model, data, _positive_int(batch_size or 32, "batch_size"))
     if verbose:
         print(format_logs(logs))
@@ -183,18 +223,32 @@ def evaluate(model, x, y=None, batch_size: int | None = 32, verbose: int = 0,
 
 
 def predict(model, x, batch_size: int | None = 32, verbose: int = 0,
-            forward: Callable | None = None) -> np.ndarray:
-    """Outputs of ``model`` on ``x`` as one NumPy array (see :meth:`Model.predict`);
-    ``forward`` (default: the model) is what runs on each batch, e.g. an autoencoder's
-    encoder."""
+            forward: Callable | None = None):
+    """Outputs of ``model`` on ``x`` as one NumPy array, or a list/dict of them for a
+    model with several outputs (see :meth:`Model.predict`); ``forward`` (default: the
+    model) is what runs on each batch, e.g. an autoencoder's encoder."""
     batch_size = _positive_int(batch_size or 32, "batch_size")
-    data = make_data(x, integer_x=model._integer_input())
+    data = model_data(model, x) if forward is None else \
+        make_data(x, integer_x=model._integer_input())
     forward = model if forward is None else forward
-    outputs = []
+    batches = []
     with inference_mode(model):
         for xb, _, _ in data.batches(batch_size):
-            out = forward(xb)
-            outputs.append(np.array(getattr(out, "data", out)))
-    if not outputs:
+            batches.append(_as_arrays(forward(xb)))
+    if not batches:
         raise ValueError("predict received no samples.")
-    return np.concatenate(outputs, axis=0)
+    first = batches[0]
+    if isinstance(first, np.ndarray):
+        return np.concatenate(batches, axis=0)
+    keys = list(first) if isinstance(first, dict) else range(len(first))
+    joined = {k: np.concatenate([b[k] for b in batches], axis=0) for k in keys}
+    return joined if isinstance(first, dict) else [joined[k] for k in keys]
+
+
+def _as_arrays(out):
+    """A batch's output as an array, or a list/dict of arrays."""
+    if isinstance(out, dict):
+        return {k: np.array(getattr(v, "data", v)) for k, v in out.items()}
+    if isinstance(out, list | tuple):
+        return [np.array(getattr(v, "data", v)) for v in out]
+    return np.array(getattr(out, "data", out))
