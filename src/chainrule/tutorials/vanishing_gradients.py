@@ -37,7 +37,7 @@ from chainrule.models import Sequential
 from chainrule.optim import SGD
 from chainrule.utils.plotting import plot_panels
 
-from .expected import at_least, at_most
+from .expected import at_least, at_most, near, printed
 from .images import load_images
 from .progress import EpochBar, say_if
 
@@ -67,12 +67,24 @@ EXPECTED_INIT = (
     *(at_most(f"{c}.ratio_at_init", 1e2) for c in HEALTHY),
     at_most("tanh_first_layer_vs_relu_he", 1e-3),
 )
+# What the walkthrough printed (seed 0), measured once the bars held.
+PRINTED_RATIOS = {"sigmoid": "1.6e-11", "tanh": "8.0e-01", "relu_he": "3.5e+00",
+                  "sigmoid_bn": "4.4e-01", "tanh_bn": "1.5e+00", "relu_he_bn": "8.7e+00"}
+PRINTED_RATIOS_QUICK = {"sigmoid": "2.2e-11", "tanh": "7.4e-01", "relu_he": "1.4e+00",
+                        "sigmoid_bn": "8.8e-01", "tanh_bn": "1.3e+00", "relu_he_bn": "2.8e+00"}
+PRINTED_ACCURACY = {"sigmoid": "0.115", "tanh": "0.115", "relu_he": "0.947",
+                    "sigmoid_bn": "0.893", "tanh_bn": "0.923", "relu_he_bn": "0.946"}
 EXPECTED = (
     *EXPECTED_INIT,
     *(at_least(f"{c}.test_accuracy", 0.8) for c in LEARNS),
     *(at_most(f"{c}.test_accuracy", 0.3) for c in ("sigmoid", "tanh")),
+    *(printed(f"{c}.ratio_at_init", text) for c, text in PRINTED_RATIOS.items()),
+    *(near(f"{c}.test_accuracy", float(text), 0.02, quote=text)
+      for c, text in PRINTED_ACCURACY.items()),
 )
-EXPECTED_QUICK = EXPECTED_INIT  # two epochs on 8x8 digits: only the gradients are judged
+# two epochs on 8x8 digits: only the gradients are judged
+EXPECTED_QUICK = (*EXPECTED_INIT, *(printed(f"{c}.ratio_at_init", text)
+                                    for c, text in PRINTED_RATIOS_QUICK.items()))
 
 
 def build(config: str, n_inputs: int, seed: int) -> Sequential:

