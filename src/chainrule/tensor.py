@@ -694,14 +694,19 @@ arrays behind the tensors, even for tensors that require grad."""
 
 def _dot(a, b) -> Tensor:
     """``np.dot``: a product with a scalar, else ``matmul`` (equal while ``b`` has <= 2 axes)."""
-    if np.ndim(_raw(a)) == 0 or np.ndim(_raw(b)) == 0:
+    a_ndim, b_ndim = _ndim(a), _ndim(b)
+    if a_ndim == 0 or b_ndim == 0:
         return _binary(Mul)(a, b)
-    if np.ndim(_raw(b)) > 2:
+    if b_ndim > 2:
         raise TypeError(f"np.dot of operands of shapes {np.shape(_raw(a))} and "
                         f"{np.shape(_raw(b))} (a sum over the second-to-last axis of a "
-                        f"{np.ndim(_raw(b))}-D second operand) has no chainrule op; use "
+                        f"{b_ndim}-D second operand) has no chainrule op; use "
                         f"np.matmul / @ for batched matrix products.")
     return _matmul(a, b)
+
+
+def _ndim(x) -> int:
+    return x.ndim if isinstance(x, Tensor | np.ndarray) else np.ndim(x)
 
 
 def _clip(a, a_min=None, a_max=None, min=None, max=None) -> Tensor:  # noqa: A002
