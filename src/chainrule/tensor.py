@@ -808,14 +808,16 @@ def _numpy_fallback(func, method: str, args: tuple, kwargs: dict):
     return (func if method == "__call__" else getattr(func, method))(*args, **kwargs)
 
 
-def _refusal(name: str, argument: str, why: str = "has no chainrule equivalent") -> str:
+def _refusal(name: str, argument: str) -> str:
+    """Why ``name(..., argument=...)`` is refused, and what to write instead."""
     if argument == "out":
         return (f"{name}(..., out=...) is not supported with chainrule tensors: the graph "
                 f"needs every value it saw, so nothing is written in place. Assign the result "
                 f"instead (y = {name}(...)); for `a += t` with a NumPy array `a`, write "
                 f"`a = a + t`.")
     return (f"{name}(..., {argument}=...) is not supported on chainrule tensors: the argument "
-            f"{why}. Leave it out, or call {name} on t.numpy() to leave the graph explicitly.")
+            f"has no chainrule equivalent. Leave it out, or call {name} on t.numpy() to leave "
+            f"the graph explicitly.")
 
 
 def _is_default(value, default) -> bool:
