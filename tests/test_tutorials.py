@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # ---------------------------------------------------------------- the registry
 
 
-def test_the_thirteen_walkthroughs_in_order():
+def test_the_fifteen_walkthroughs_in_order():
     assert tutorials.NAMES == (
         "two_layer_network", "celsius_neuron", "backprop_by_hand", "computational_graph",
-        "forward_propagation", "churn", "regularization", "mnist_cnn", "transfer_learning",
-        "rbm", "dbn", "autoencoder", "gan")
+        "forward_propagation", "churn", "regularization", "vanishing_gradients", "mnist_cnn",
+        "transfer_learning", "word_embeddings", "rbm", "dbn", "autoencoder", "gan")
 
 
 @pytest.mark.parametrize("name", tutorials.NAMES)
@@ -93,6 +93,31 @@ def test_two_layer_gradients_at_a_random_point():
     two_layer_network.sse_with_tensors(X, y, t1, t2)[0].backward()
     np.testing.assert_allclose(-t1.grad.data, d1, atol=1e-12)
     np.testing.assert_allclose(-t2.grad.data, d2, atol=1e-12)
+
+
+def test_the_class_as_written_differentiates_at_random_points():
+    """Part C: only the weights are tensors; loss.backward() of the class's own NumPy
+    forward pass equals its hand-written chain rule to 1e-12 (float64), anywhere."""
+    X, y = cr.datasets.xor()
+    previous = cr.get_default_dtype()
+    cr.set_default_dtype(np.float64)
+    try:
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            nn, W1, W2 = two_layer_network.as_written(X, y, rng.normal(size=(3, 4)),
+                                                      rng.normal(size=(4, 1)))
+            d1, d2 = nn.gradients()
+            assert isinstance(d1, cr.Tensor)  # np.dot on tensors stayed a tensor
+            np.testing.assert_allclose(W1.grad.data, -d1.data, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(W2.grad.data, -d2.data, rtol=0, atol=1e-12)
+    finally:
+        cr.set_default_dtype(previous)
+
+
+def test_two_layer_reports_both_gradients_side_by_side(two_layer):
+    grads = two_layer["as_written_gradients"]
+    assert np.asarray(grads["autograd"][0]).shape == (3, 4)
+    np.testing.assert_allclose(grads["autograd"][1], grads["by_hand"][1], atol=1e-12)
 
 
 # ---------------------------------------------------------------- 2. Celsius neuron

@@ -92,20 +92,45 @@ def plot_curves(curves: Mapping[str, Sequence[float] | tuple[Sequence[float], Se
     if made is None:
         return None
     fig, (ax,) = made
-    for label, series in curves.items():
-        x, y = series if isinstance(series, tuple) else (np.arange(len(series)), series)
-        ax.plot(np.asarray(x).ravel(), np.asarray(y).ravel(), label=label)
+    _draw_curves(ax, curves, title, xlabel, ylabel, logy)
     for label, (x, y) in (points or {}).items():
         ax.scatter(np.asarray(x).ravel(), np.asarray(y).ravel(), s=10, label=label, color="0.3",
                    alpha=0.6, zorder=1)
+    ax.legend()
+    return finish_figure(fig, path)
+
+
+def plot_panels(panels: Mapping[str, Mapping[str, Sequence[float] | tuple]],
+                path: str | os.PathLike | None = None, xlabel: str = "",
+                ylabels: Sequence[str] = (), logy: Sequence[bool] = (),
+                title: str | None = None):
+    """Panels side by side, one per ``{panel title: curves}`` entry; each panel's curves
+    as in :func:`plot_curves`, with its own y label and log scale (``ylabels[i]``,
+    ``logy[i]``). The first panel carries the legend."""
+    made = new_figure(max(len(panels), 1))
+    if made is None:
+        return None
+    fig, axes = made
+    for i, (ax, (name, curves)) in enumerate(zip(axes, panels.items())):
+        _draw_curves(ax, curves, name, xlabel, ylabels[i] if i < len(ylabels) else "",
+                     bool(logy[i]) if i < len(logy) else False)
+    axes[0].legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return finish_figure(fig, path)
+
+
+def _draw_curves(ax, curves: Mapping, title: str | None, xlabel: str, ylabel: str,
+                 logy: bool) -> None:
+    for label, series in curves.items():
+        x, y = series if isinstance(series, tuple) else (np.arange(len(series)), series)
+        ax.plot(np.asarray(x).ravel(), np.asarray(y).ravel(), label=label)
     if logy:
         ax.set_yscale("log")
     ax.set(xlabel=xlabel, ylabel=ylabel)
     if title:
         ax.set_title(title)
-    ax.legend()
     ax.grid(alpha=0.3)
-    return finish_figure(fig, path)
 
 
 def plot_confusion_matrix(cm, path: str | os.PathLike | None = None,
