@@ -125,7 +125,9 @@ def _safetensors(header: dict, data: bytes) -> bytes:
 
 @pytest.mark.parametrize("data,message", [
     (b"1234", "too short"),
-    (struct.pack("<Q", 10**9) + b"{}", "does not fit"),
+    (struct.pack("<Q", 10**9) + b"{}", "not safetensors data: .* header length of 1,000,000,000"),
+    (struct.pack("<Q", 1000) + b"{}", "truncated: its header says it is 1,000 bytes long but "
+                                      "only 2 bytes follow"),
     (_safetensors({"a": {"dtype": "O", "shape": [1], "data_offsets": [0, 8]}}, bytes(8)),
      "dtype 'O'"),
     (_safetensors({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 8]}}, bytes(8)),

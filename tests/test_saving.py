@@ -256,6 +256,8 @@ def _hostile_files(path, tmp_path, marker):
                      "config": {"source": f"open({str(marker)!r}, 'w')"}}
     huge = json.loads(json.dumps(config))
     huge["config"]["layers"][0]["config"].update(units=10**9, input_shape=[10**6])
+    wide = json.loads(json.dumps(config))
+    wide["config"]["layers"][0]["config"].update(units=50_000, input_shape=[50_000])
     bad_shape = json.loads(json.dumps(config))
     bad_shape["config"]["layers"][0]["config"]["units"] = 7
     valid = path.read_bytes()
@@ -274,6 +276,8 @@ def _hostile_files(path, tmp_path, marker):
     yield "builtins.eval model", _rewrite(path, tmp_path / "f", **{
         "config.json": json.dumps(builtins_eval).encode()})
     yield "huge layer", _rewrite(path, tmp_path / "g", **{"config.json": json.dumps(huge).encode()})
+    yield "more weights than stored", _rewrite(path, tmp_path / "g2", **{
+        "config.json": json.dumps(wide).encode()})
     yield "wrong shape", _rewrite(path, tmp_path / "h", **{
         "config.json": json.dumps(bad_shape).encode()})
     yield "not json", _rewrite(path, tmp_path / "i", **{"compile.json": b"\xff{"})
@@ -330,7 +334,8 @@ def test_error_messages_name_the_problem(saved, tmp_path):
     assert "'os.system'" in messages["os.system layer"]
     assert "'builtins.eval'" in messages["builtins.eval model"]
     assert "'O'" in messages["object dtype"]
-    assert "more weight values" in messages["huge layer"]
+    assert "a layer of width 1,000,000,000" in messages["huge layer"]
+    assert "more weight values" in messages["more weights than stored"]
     assert "'0.kernel' has shape (4, 8), the model expects (4, 7)" in messages["wrong shape"]
     assert "missing member(s) ['model.weights.safetensors']" in messages["missing weights"]
     assert "zip bomb" in messages["zip bomb"]
