@@ -13,7 +13,7 @@ import numpy as np
 
 from .archive import MAX_MEMBER_BYTES, atomic_write
 from .errors import ModelFormatError, NonFiniteWeightsWarning
-from .files import read_regular
+from .files import open_regular
 
 # safetensors dtype code -> itemsize; only plain numeric types (no object, no bfloat16)
 ALLOWED_DTYPES = {"BOOL": 1, "U8": 1, "I8": 1, "U16": 2, "I16": 2, "U32": 4, "I32": 4,
@@ -147,10 +147,14 @@ def _check_entry(name: str, entry, buffer_len: int, where: str) -> None:
         raise ModelFormatError(f"{where}: array {name!r} has invalid data_offsets "
                                f"{offsets!r:.200}.")
     nbytes = math.prod(shape) * ALLOWED_DTYPES[dtype]
-    if offsets[1] - offsets[0] != nbytes or offsets[1] > buffer_len:
+    if offsets[1] - offsets[0] != nbytes:
         raise ModelFormatError(f"{where}: array {name!r} of shape {shape} and dtype {dtype} "
-                               f"needs {nbytes} bytes; its offsets {offsets} do not match "
-                               f"the {buffer_len}-byte data buffer.")
+                               f"needs {nbytes} bytes; its offsets {offsets} span "
+                               f"{offsets[1] - offsets[0]}.")
+    if offsets[1] > buffer_len:
+        raise ModelFormatError(f"{where}: truncated: array {name!r} ends at byte "
+                               f"{offsets[1]:,} of the data, which holds only "
+                               f"{buffer_len:,} bytes.")
 
 
 def _int_list(value) -> bool:
@@ -167,6 +171,20 @@ def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
 def load_arrays(path: str | os.PathLike, limit: int = MAX_MEMBER_BYTES
                 ) -> dict[str, np.ndarray]:
     """Read a safetensors file written by :func:`save_arrays` (validated), of at most
-    ``limit`` bytes; a path that is not a regular file raises ``ModelFormatError``."""
+    ``limit`` bytes. Its header is checked against the file's size before the arrays
+    are read; a path that is not a regular file raises ``ModelFormatError``."""
     path = os.fspath(path)
-    return decode_arrays(read_regular(path, limit, "weights file"), repr(path))
+    with open_regular(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise ModelFormatError(f"{path!r} is {size:,} bytes, more than the {limit:,} "
+                                   f"a weights file may hold here.")
+        def prefix(n: int) -> bytes:
+            f.seek(0)
+            return f.read(n)
+
+        read_header(prefix, size, repr(path))  # a garbage file fails before it is read
+        data = prefix(size)
+    if len(data) != size:
+        raise ModelFormatError(f"{path!r} changed while it was read.")
+    return decode_arrays(data, repr(path))

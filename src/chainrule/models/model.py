@@ -101,7 +101,7 @@ class Model(Module):
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
         """Choose how to train: ``optimizer`` and ``loss`` by name or object,
-        ``metrics`` a list of names ("accuracy", "auc", ...) or Metric objects."""
+        ``metrics`` a list of names ("accuracy", "auc", ...) or Metric objects (or one)."""
         if optimizer is None:
             raise ValueError("compile needs an optimizer, e.g. optimizer=\"adam\".")
         optimizer = optim.get(optimizer)
@@ -109,6 +109,8 @@ class Model(Module):
             optimizer.attach(self.parameters())
         self.optimizer = optimizer
         self.loss = None if loss is None else losses.get(loss)
+        if isinstance(metrics, str | metrics_module.Metric) or callable(metrics):
+            metrics = [metrics]  # one metric, as Keras accepts it
         self.compiled_metrics = _unique_names([metrics_module.get(m) for m in metrics or []])
 
     def _require_compiled(self, what: str) -> None:

@@ -60,7 +60,7 @@ OPTIONAL = ("compile.json", "optimizer.json", "optimizer.safetensors", "metadata
 # (until layers are built from shapes alone, without running a batch):
 MAX_INPUT_VALUES = 1 << 20  # values per sample of build_config.input_shape
 MAX_WIDTH = 1 << 16  # units, filters or output_dim of one layer
-MAX_ZERO_BATCH_VALUES = 1 << 26  # input values per sample times the widest layer
+MAX_ZERO_BATCH_VALUES = 1 << 24  # input values x widest layer x largest kernel area
 MAX_TIMESTEPS = 1 << 13  # the time axis, in a model with a recurrent layer
 RECURRENT_LAYERS = ("SimpleRNN", "LSTM", "GRU")
 MAX_OPTIMIZER_SLOTS = 4  # buffers an optimizer keeps per parameter (Adam with amsgrad: 3)
@@ -241,22 +241,32 @@ def _build_config(build) -> tuple | None:
 
 
 def _check_build_cost(config: dict, input_shape: tuple) -> None:
-    """Bound what building lazy layers on a zero batch of ``input_shape`` may cost:
-    no layer wider than ``MAX_WIDTH`` (units, filters, output_dim), input values per
-    sample times the widest layer at most ``MAX_ZERO_BATCH_VALUES``, and at most
-    ``MAX_TIMESTEPS`` steps for a recurrent layer (it loops over time in Python)."""
-    widths, recurrent = [1], False
+    """Bound what building lazy layers on a zero batch of ``input_shape`` may cost.
+
+    A layer's output holds at most (input values per sample) x (the widest layer's
+    units or filters) values per sample, and a convolution's im2col matrix that times
+    its kernel area, so that product (``MAX_ZERO_BATCH_VALUES``, 64 MiB per sample in
+    float32) bounds the batch's memory; no layer may be wider than ``MAX_WIDTH``, and
+    a recurrent layer (which loops over time in Python) may see at most
+    ``MAX_TIMESTEPS`` steps."""
+    widths, kernels, recurrent = [1], [1], False
     for entry in _objects(config):
         recurrent |= entry.get("class_name") in RECURRENT_LAYERS
         widths += [v for k, v in entry.items()
                    if k in ("units", "filters", "output_dim") and type(v) is int]
+        kernel = entry.get("kernel_size")
+        kernel = [kernel] if type(kernel) is int else kernel
+        if isinstance(kernel, list) and all(type(k) is int for k in kernel):
+            kernels.append(math.prod(kernel))
     values, widest = math.prod(input_shape[1:]), max(widths)
+    cost = values * widest * max(kernels)
     if widest > MAX_WIDTH:
         problem = f"a layer of width {widest:,} (units or filters; at most {MAX_WIDTH:,})"
-    elif values * widest > MAX_ZERO_BATCH_VALUES:
+    elif cost > MAX_ZERO_BATCH_VALUES:
         problem = (f"inputs of shape {list(input_shape)} ({values:,} values per sample) "
-                   f"through a layer of width {widest:,}: {values * widest:,} values per "
-                   f"sample, at most {MAX_ZERO_BATCH_VALUES:,}")
+                   f"through layers {widest:,} wide with kernels of {max(kernels):,} "
+                   f"values: up to {cost:,} values per sample (at most "
+                   f"{MAX_ZERO_BATCH_VALUES:,})")
     elif recurrent and input_shape[1] > MAX_TIMESTEPS:
         problem = (f"a recurrent layer over {input_shape[1]:,} time steps (at most "
                    f"{MAX_TIMESTEPS:,})")
