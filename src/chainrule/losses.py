@@ -243,7 +243,7 @@ class BinaryCrossentropy(ProbabilisticLoss):
         if values.size and not 0 <= values.min() <= values.max() <= 1:
             outside = np.unique(values[(values < 0) | (values > 1) | np.isnan(values)])
             raise ValueError(f"{type(self).__name__}: `y_true` must hold labels in [0, 1] "
-                             f"(0/1 classes or probabilities); received {outside[:5].tolist()} "
+                             f"(0/1 classes or probabilities); received {_shown(outside)} "
                              f"among them (values in [{values.min()}, {values.max()}]).")
         return y_true
 
@@ -292,7 +292,7 @@ class SparseCategoricalCrossentropy(ProbabilisticLoss):
             bad = np.unique(y[(y < 0) | (y >= n_classes)])
             raise ValueError(f"{type(self).__name__}: `y_true` must hold class indices in "
                              f"[0, {n_classes}) for {n_classes} classes; received "
-                             f"{bad[:5].tolist()} (values in [{y.min()}, {y.max()}]).")
+                             f"{_shown(bad)} (values in [{y.min()}, {y.max()}]).")
         return y
 
     def call_logits(self, y_true: np.ndarray, logits: Tensor) -> Tensor:
@@ -302,12 +302,17 @@ class SparseCategoricalCrossentropy(ProbabilisticLoss):
         return _over_last_axis(F.nll_loss, _clipped_log_probs(probs), y_true)
 
 
+def _shown(values: np.ndarray) -> str:
+    """Up to five values as their dtype prints them (float32 1.9 as 1.9)."""
+    return "[" + ", ".join(map(str, values[:5])) + (", ...]" if values.size > 5 else "]")
+
+
 def _whole_labels(y: np.ndarray, owner: str) -> np.ndarray:
     """Float or bool class labels as int64 if every one is a whole number."""
     if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
         bad = np.unique(y[~(np.isfinite(y) & (y == np.round(y)))])
         raise ValueError(f"{owner}: `y_true` must hold whole class indices; received "
-                         f"{bad[:5].tolist()} (use integer labels; one-hot targets go to "
+                         f"{_shown(bad)} (use integer labels; one-hot targets go to "
                          f"categorical_crossentropy).")
     if y.dtype.kind not in "fb":
         raise TypeError(f"{owner}: `y_true` must hold integer class indices; received "
