@@ -243,37 +243,51 @@ def _build_config(build) -> tuple | None:
 def _check_build_cost(config: dict, input_shape: tuple) -> None:
     """Bound what building lazy layers on a zero batch of ``input_shape`` may cost.
 
-    A layer's output holds at most (input values per sample) x (the widest layer's
-    units or filters) values per sample, and a convolution's im2col matrix that times
-    its kernel area, so that product (``MAX_ZERO_BATCH_VALUES``, 64 MiB per sample in
-    float32) bounds the batch's memory; no layer may be wider than ``MAX_WIDTH``, and
-    a recurrent layer (which loops over time in Python) may see at most
-    ``MAX_TIMESTEPS`` steps."""
-    widths, kernels, recurrent = [1], [1], False
-    for entry in _objects(config):
-        recurrent |= entry.get("class_name") in RECURRENT_LAYERS
-        widths += [v for k, v in entry.items()
-                   if k in ("units", "filters", "output_dim") and type(v) is int]
-        kernel = entry.get("kernel_size")
-        kernel = [kernel] if type(kernel) is int else kernel
-        if isinstance(kernel, list) and all(type(k) is int for k in kernel):
-            kernels.append(math.prod(kernel))
-    values, widest = math.prod(input_shape[1:]), max(widths)
-    cost = values * widest * max(kernels)
+    Per sample, a layer's output holds at most the input's values (its spatial axes
+    grown by every zero padding, then by every upsampling factor and transposed
+    convolution stride) times the widest layer's units or filters, and a
+    convolution's im2col matrix that times its kernel area; an attention layer's
+    scores hold heads x steps². Those products (``MAX_ZERO_BATCH_VALUES``: 64 MiB a
+    sample in float32) bound the batch's memory; no layer may be wider than
+    ``MAX_WIDTH``, and a recurrent layer (which loops over time in Python) may see at
+    most ``MAX_TIMESTEPS`` steps."""
+    layers = [(e["class_name"], e["config"]) for e in _objects(config)
+              if isinstance(e.get("class_name"), str) and isinstance(e.get("config"), dict)]
+    widest = max([1, *(v for _, c in layers for k, v in c.items()
+                       if k in ("units", "filters", "output_dim") and type(v) is int)])
+    kernel = max([1, *(math.prod(_ints(c.get("kernel_size"))) for _, c in layers)])
+    growth = math.prod(math.prod(_ints(c.get("size"))) for name, c in layers
+                       if name.startswith("UpSampling")) * \
+        math.prod(math.prod(_ints(c.get("strides"))) for name, c in layers
+                  if name.endswith("Transpose"))
+    pad = 2 * sum(sum(_ints(c.get("padding"))) for name, c in layers
+                  if name.startswith("ZeroPadding"))
+    values = math.prod(d + pad for d in input_shape[1:-1]) * input_shape[-1]
+    steps = input_shape[1]
+    heads = max([0, *(c.get("num_heads") for name, c in layers
+                      if name == "MultiHeadAttention" and type(c.get("num_heads")) is int)])
+    cost = max(values * growth * widest * kernel, heads * steps * steps)
     if widest > MAX_WIDTH:
         problem = f"a layer of width {widest:,} (units or filters; at most {MAX_WIDTH:,})"
     elif cost > MAX_ZERO_BATCH_VALUES:
-        problem = (f"inputs of shape {list(input_shape)} ({values:,} values per sample) "
-                   f"through layers {widest:,} wide with kernels of {max(kernels):,} "
-                   f"values: up to {cost:,} values per sample (at most "
+        problem = (f"inputs of shape {list(input_shape)} through layers {widest:,} wide "
+                   f"with kernels of {kernel:,} values" + (f", grown {growth:,} times" if
+                                                           growth > 1 else "")
+                   + f": up to {cost:,} values per sample (at most "
                    f"{MAX_ZERO_BATCH_VALUES:,})")
-    elif recurrent and input_shape[1] > MAX_TIMESTEPS:
-        problem = (f"a recurrent layer over {input_shape[1]:,} time steps (at most "
-                   f"{MAX_TIMESTEPS:,})")
+    elif steps > MAX_TIMESTEPS and any(name in RECURRENT_LAYERS for name, _ in layers):
+        problem = f"a recurrent layer over {steps:,} time steps (at most {MAX_TIMESTEPS:,})"
     else:
         return
     raise ModelFormatError(f"{CONFIG}: the architecture asks for {problem}; chainrule does "
                            f"not build such a model from a file.")
+
+
+def _ints(value) -> list[int]:
+    """The non-negative ints in a JSON value (an int, or lists of them); none otherwise."""
+    if type(value) is int:
+        return [value] if value >= 0 else []
+    return [i for item in value for i in _ints(item)] if isinstance(value, list) else []
 
 
 def _objects(obj) -> Iterator[dict]:
