@@ -53,8 +53,9 @@ def check_input_shape(model, x: np.ndarray, name: str = "x") -> None:
     of axes and the same feature (last) axis. Skipped for token-id inputs, whose last
     axis is the sequence length."""
     expected = model._known_input_shape()
-    if expected is None or model._integer_input():
-        return
+    if not isinstance(expected, tuple) or model._integer_input() \
+            or not all(d is None or isinstance(d, int) for d in expected):
+        return  # unknown, token ids, or several inputs
     if x.ndim != len(expected) or expected[-1] not in (None, x.shape[-1]):
         raise ValueError(f"`{name}` has shape {x.shape}, samples of shape {x.shape[1:]}; "
                          f"{type(model).__name__} {model.name!r} expects samples of shape "
