@@ -92,3 +92,29 @@ def test_small_sets_built_in_code():
 def test_the_datasets_package_is_reachable_both_ways():
     assert cr.datasets is cr.data.datasets
     assert cr.datasets.load_mnist is cr.data.datasets.idx.load_mnist
+
+
+def test_damaged_files_are_named_with_what_is_wrong(tmp_path):
+    source = bundled.read_bundled("Churn_Modelling.csv").decode().splitlines()
+    header, row = source[0], source[1].split(",")
+    row[header.split(",").index("Age")] = "forty"
+    (tmp_path / "age.csv").write_text("\n".join([header, source[2], ",".join(row)]) + "\n")
+    with pytest.raises(ValueError, match=r"age.csv: row 2, column 'Age' holds 'forty', not "
+                                         r"a number"):
+        cr.datasets.load_churn(tmp_path / "age.csv")
+    (tmp_path / "short.csv").write_text(header + "\n1,2,3\n")
+    with pytest.raises(ValueError, match=r"short.csv: row 1 has Geography None"):
+        cr.datasets.load_churn(tmp_path / "short.csv")
+    (tmp_path / "latin1.csv").write_bytes(header.encode() + b"\n\xe9\xe9\n")
+    with pytest.raises(ValueError, match="latin1.csv is not a readable UTF-8 CSV"):
+        cr.datasets.load_churn(tmp_path / "latin1.csv")
+    idx = bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (2, 28, 28))
+    for name, data, message in (
+            ("cut-images-idx3", idx[:9], "truncated inside its header"),
+            ("few-images-idx3", idx + bytes(100), r"declares an array of shape \(2, 28, 28\) "
+                                                 r"\(1,568 bytes\), but holds 100 bytes"),
+            ("cut-images-idx3.gz", gzip.compress(idx + bytes(1568))[:-30], "is damaged"),
+            ("short-images-idx3.gz", gzip.compress(idx + bytes(100)), "holds 100 bytes of")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError, match=f"{name}.*{message}|{message}.*{name}"):
+            cr.datasets.load_mnist(tmp_path / name)

@@ -231,3 +231,17 @@ def test_training_one_epoch_at_a_time_equals_one_call():
     by_epoch, _ = rbm_walkthrough.train_chainrule(X, settings, seed=4)
     np.testing.assert_array_equal(once.W, by_epoch.W)
     assert once.history["reconstruction_error"] == by_epoch.history["reconstruction_error"]
+
+
+def test_loading_checks_the_stored_arrays_first_and_draws_nothing(tmp_path):
+    from chainrule.unsupervised import DBN
+
+    cr.manual_seed(0)
+    RBM(6, 4).save(tmp_path / "rbm.zip")
+    DBN([6, 4, 3]).save(tmp_path / "dbn.zip")
+    cr.manual_seed(5)
+    state = cr.backend.get_rng_state()
+    rbm, dbn = RBM.load(tmp_path / "rbm.zip"), DBN.load(tmp_path / "dbn.zip")
+    assert cr.backend.get_rng_state() == state
+    assert (rbm.n_visible, rbm.n_hidden) == (6, 4) and dbn.layer_sizes == [6, 4, 3]
+    assert rbm.W.dtype == cr.get_default_dtype() and dbn.rbms[1].W.shape == (4, 3)

@@ -256,6 +256,8 @@ def _hostile_files(path, tmp_path, marker):
                      "config": {"source": f"open({str(marker)!r}, 'w')"}}
     huge = json.loads(json.dumps(config))
     huge["config"]["layers"][0]["config"].update(units=10**9, input_shape=[10**6])
+    wide = json.loads(json.dumps(config))
+    wide["config"]["layers"][0]["config"].update(units=50_000, input_shape=[50_000])
     bad_shape = json.loads(json.dumps(config))
     bad_shape["config"]["layers"][0]["config"]["units"] = 7
     valid = path.read_bytes()
@@ -274,6 +276,8 @@ def _hostile_files(path, tmp_path, marker):
     yield "builtins.eval model", _rewrite(path, tmp_path / "f", **{
         "config.json": json.dumps(builtins_eval).encode()})
     yield "huge layer", _rewrite(path, tmp_path / "g", **{"config.json": json.dumps(huge).encode()})
+    yield "more weights than stored", _rewrite(path, tmp_path / "g2", **{
+        "config.json": json.dumps(wide).encode()})
     yield "wrong shape", _rewrite(path, tmp_path / "h", **{
         "config.json": json.dumps(bad_shape).encode()})
     yield "not json", _rewrite(path, tmp_path / "i", **{"compile.json": b"\xff{"})
@@ -330,7 +334,8 @@ def test_error_messages_name_the_problem(saved, tmp_path):
     assert "'os.system'" in messages["os.system layer"]
     assert "'builtins.eval'" in messages["builtins.eval model"]
     assert "'O'" in messages["object dtype"]
-    assert "more weight values" in messages["huge layer"]
+    assert "a layer of width 1,000,000,000" in messages["huge layer"]
+    assert "more weight values" in messages["more weights than stored"]
     assert "'0.kernel' has shape (4, 8), the model expects (4, 7)" in messages["wrong shape"]
     assert "missing member(s) ['model.weights.safetensors']" in messages["missing weights"]
     assert "zip bomb" in messages["zip bomb"]
@@ -359,3 +364,79 @@ def test_random_corruption_never_escapes_as_another_error(saved, tmp_path):
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "nope.keras")
+
+
+# ---------------------------------------------------------------- the generator's state
+
+
+def test_restore_rng_continues_the_generator_from_where_the_model_was_saved(saved, tmp_path):
+    model, _ = saved
+    cr.manual_seed(7)
+    cr.backend.rng().random(5)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    expected = cr.backend.rng().random(4)  # what the saving run draws next
+    cr.manual_seed(99)
+    state = cr.backend.get_rng_state()
+    load_model(path)  # by default loading changes nothing global
+    assert cr.backend.get_rng_state() == state
+    load_model(path, restore_rng=True)
+    np.testing.assert_array_equal(cr.backend.rng().random(4), expected)
+
+
+def test_restore_rng_refuses_a_file_without_a_valid_state(saved, tmp_path):
+    _, path = saved
+    metadata = json.loads(zipfile.ZipFile(path).read("metadata.json"))
+    for name, rng_state, message in (
+            ("old", None, "holds no random-generator state"),
+            ("bad", {"bit_generator": "PCG64", "state": {"state": "x", "inc": 1}},
+             "metadata.json: set_rng_state: invalid PCG64 state"),
+            ("alien", {"bit_generator": "os.system"}, "bit_generator one of")):
+        bad = _rewrite(path, tmp_path / name, **{"metadata.json": json.dumps(
+            {**metadata, "rng": rng_state}).encode()})
+        state = cr.backend.get_rng_state()
+        with pytest.raises(ModelFormatError, match=message):
+            load_model(bad, restore_rng=True)
+        assert cr.backend.get_rng_state() == state
+        load_model(bad)  # the weights themselves load
+
+
+def test_weights_with_nan_load_with_a_warning_naming_them(tmp_path):
+    cr.manual_seed(0)
+    model = Sequential([Dense(3, input_dim=2), Dense(1)])
+    model.build((None, 2))
+    model.layers[1].kernel.data[1, 0] = np.nan
+    model.save(tmp_path / "nan.keras")
+    with pytest.warns(cr.io.NonFiniteWeightsWarning, match=r"'1.kernel' \(1 NaN, 0 infinite"):
+        loaded = load_model(tmp_path / "nan.keras")
+    assert np.isnan(loaded.layers[1].kernel.data[1, 0])
+
+
+def _sequential_config(layers: list, input_shape: list) -> bytes:
+    return json.dumps({"format": "chainrule.model", "class_name": "Sequential", "config": {
+        "name": "s", "layers": [{"class_name": name, "config": config}
+                                for name, config in layers]},
+        "build_config": {"input_shape": input_shape, "input_dtype": "float32"}}).encode()
+
+
+@pytest.mark.parametrize("layers,input_shape,message", [
+    ([("UpSampling2D", {"size": [64, 64]}), ("Conv2D", {"filters": 8, "kernel_size": [3, 3]})],
+     [None, 32, 32, 1], "grown 4,096 times: up to 301,989,888 values per sample"),
+    ([("Conv2DTranspose", {"filters": 8, "kernel_size": 3, "strides": [16, 16]})],
+     [None, 64, 64, 1], "grown 256 times"),
+    ([("ZeroPadding2D", {"padding": [[1000, 1000], [1000, 1000]]}),
+      ("Conv2D", {"filters": 4, "kernel_size": [3, 3]})], [None, 8, 8, 1],
+     "up to 2,308,610,304 values per sample"),
+    ([("MultiHeadAttention", {"num_heads": 8, "key_dim": 4})], [None, 4096, 16],
+     "up to 134,217,728 values per sample"),
+    ([("Embedding", {"input_dim": 10, "output_dim": 4}), ("LSTM", {"units": 4})],
+     [None, 10_000], "a recurrent layer over 10,000 time steps"),
+])
+def test_build_configs_that_grow_their_input_are_bounded_before_anything_is_built(
+        saved, tmp_path, layers, input_shape, message):
+    _, path = saved
+    bad = _rewrite(path, tmp_path / "grow.keras",
+                   **{"config.json": _sequential_config(layers, input_shape)})
+    with pytest.raises(ModelFormatError, match=f"config.json: the architecture asks for .*"
+                                               f"{message}"):
+        load_model(bad)

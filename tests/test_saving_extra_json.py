@@ -66,5 +66,5 @@ def test_extra_members_go_through_the_archive_readers_limits(model, tmp_path, mo
     path = tmp_path / "m.chainrule"
     save_model(model, path, extra_json={"big.json": "x" * 5000})
     monkeypatch.setattr(cr.io.archive, "MAX_MEMBER_BYTES", 1000)
-    with pytest.raises(ModelFormatError, match="'big.json' declares 5002 bytes"):
+    with pytest.raises(ModelFormatError, match="'big.json' declares 5,002 bytes"):
         load_extra_json(path, "big.json")

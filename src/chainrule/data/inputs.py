@@ -11,6 +11,7 @@ batches ``x``, ``(x, y)`` or ``(x, y, sample_weight)`` and is re-iterated each e
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -61,9 +62,26 @@ def _convert(data, name: str, integer_ok, finite: bool = True):
     return arr
 
 
+def check_count(value, name: str, minimum: int = 1, owner: str = "") -> int:
+    """``value`` as an int if it is a whole number >= ``minimum`` (a bool is not);
+    else a TypeError or ValueError naming the argument and the value."""
+    where = f" of `{owner}`" if owner else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Invalid value for argument `{name}`{where}: expected an integer; "
+                        f"received {name}={value!r:.100}.")
+    if not (math.isfinite(value) and float(value).is_integer()) or value < minimum:
+        raise ValueError(f"Invalid value for argument `{name}`{where}: expected a whole "
+                         f"number >= {minimum}; received {name}={value!r}.")
+    return int(value)
+
+
 def as_array(data, name: str, integer_ok: bool = True) -> np.ndarray:
-    """``data`` as a numeric ndarray with a batch axis; floats in the default dtype,
-    integers cast to it unless ``integer_ok``. pandas objects go through ``to_numpy``."""
+    """``data`` as a numeric ndarray with a batch axis and at least one sample; floats
+    in the default dtype, integers cast to it unless ``integer_ok``. pandas objects go
+    through ``to_numpy``."""
+    if data is None:
+        raise TypeError(f"`{name}` must be an array of samples (NumPy, a list, pandas, a "
+                        f"Tensor) or a data loader; received {name}=None.")
     if isinstance(data, Tensor):
         data = data.data
     elif hasattr(data, "to_numpy") and not isinstance(data, np.ndarray):
@@ -78,6 +96,8 @@ def as_array(data, name: str, integer_ok: bool = True) -> np.ndarray:
                            if arr.dtype == object else "") + ".")
     if arr.ndim == 0:
         raise ValueError(f"`{name}` must have a batch axis; received a scalar.")
+    if len(arr) == 0:
+        raise ValueError(f"`{name}` is empty: it has shape {arr.shape}, no samples.")
     if arr.dtype.kind == "f" or not integer_ok:
         if arr.dtype != get_default_dtype():
             arr = arr.astype(get_default_dtype())
@@ -85,10 +105,13 @@ def as_array(data, name: str, integer_ok: bool = True) -> np.ndarray:
 
 
 def check_finite(arr: np.ndarray, name: str) -> None:
-    """A clear error naming the first row with NaN or infinity."""
-    if arr.dtype.kind != "f":
+    """A clear error naming the first row with NaN or infinity. One vectorised pass
+    (a sum, which NaN and infinity make non-finite) when there is none."""
+    if arr.dtype.kind != "f" or not arr.size or np.isfinite(arr.sum()):
         return
     bad = ~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1)
+    if not bad.any():
+        return  # finite values whose sum overflowed
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         what = "NaN" if np.isnan(arr[row]).any() else "inf"
@@ -133,6 +156,7 @@ class ArrayData:
                                  f"match.")
         if sample_weight is not None:
             sample_weight = as_array(sample_weight, "sample_weight", integer_ok=False)
+            check_finite(sample_weight, "sample_weight")
             if len(sample_weight) != n:
                 raise ValueError(f"`sample_weight` has {len(sample_weight)} entries for "
                                  f"{n} samples.")
@@ -194,17 +218,21 @@ class IterableData:
             return None
 
     def batches(self, batch_size: int = 0, shuffle: bool = False) -> Iterator[Batch]:
-        for batch in self.source:
+        """Each batch converted and checked (no NaN or infinity) as it arrives."""
+        for step, batch in enumerate(self.source):
             if isinstance(batch, tuple | list) and len(batch) in (2, 3) \
                     and not isinstance(batch[0], int | float):
                 parts = list(batch) + [None] * (3 - len(batch))
             else:
                 parts = [batch, None, None]
-            x = as_array(parts[0], "x batch", integer_ok=self.integer_x)
-            y = None if parts[1] is None else as_array(parts[1], "y batch")
-            w = None if parts[2] is None else as_array(parts[2], "sample_weight batch",
-                                                       integer_ok=False)
-            yield x, y, w
+            arrays = []
+            for part, name, integer_ok in zip(parts, ("x", "y", "sample_weight"),
+                                              (self.integer_x, True, False)):
+                if part is not None:
+                    part = as_array(part, f"{name} (batch {step})", integer_ok)
+                    check_finite(part, f"{name} (batch {step})")
+                arrays.append(part)
+            yield tuple(arrays)
 
 
 def is_batch_iterable(data) -> bool:

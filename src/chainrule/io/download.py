@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from .archive import atomic_write
+from .files import open_regular
 
 CHUNK_BYTES = 1 << 16
 DATA_ENV = "CHAINRULE_DATA"
@@ -48,7 +49,7 @@ def sha256_of(data: bytes | str | os.PathLike) -> str:
     if isinstance(data, bytes | bytearray | memoryview):
         return hashlib.sha256(data).hexdigest()
     digest = hashlib.sha256()
-    with open(data, "rb") as f:
+    with open_regular(data, ValueError) as f:  # a FIFO would block: refused
         for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()

@@ -174,7 +174,7 @@ class Model(FunctionalAPI, Operation, Module):
     def compile(self, optimizer="rmsprop", loss=None, metrics=None,
                 loss_weights=None) -> None:
         """Choose how to train: ``optimizer`` and ``loss`` by name or object,
-        ``metrics`` a list of names ("accuracy", "auc", ...) or Metric objects.
+        ``metrics`` a list of names ("accuracy", "auc", ...) or Metric objects (or one).
 
         With several outputs, ``loss``, ``loss_weights`` and ``metrics`` may each be a
         list in output order or a dict by output name (``model.output_names``); one

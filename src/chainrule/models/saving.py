@@ -11,11 +11,18 @@ preprocessing there).
 Loading never unpickles and never imports or executes anything named in the file:
 layer and model classes resolve only through ``custom_objects`` and the layer
 registry (``cr.layers.deserialize_layer``); losses, metrics and optimizers only
-through their own ``get``. While the architecture is rebuilt, weights are created
-as zeros (they are overwritten next), no random numbers are drawn, and no layer
-may create more weight values than the weights file holds, so a hostile config
-cannot exhaust memory. Any problem raises :class:`ModelFormatError`, and a model
-is returned only when everything has loaded.
+through their own ``get``. The architecture is rebuilt first, with weights that are
+read-only zeros taking no memory (no random numbers are drawn), counted against
+what the weights member declares; what the architecture needs then bounds every
+byte read from the file (weights, optimizer state) before anything is inflated.
+What a build config may ask of the zero batch that builds lazy layers is bounded
+too (``_check_build_cost``). Any problem raises :class:`ModelFormatError`, and a
+model is returned only when everything has loaded.
+
+``metadata.json`` also holds chainrule's random-generator state at save time;
+``load_model(path, restore_rng=True)`` continues from it, so that a run resumed with
+``fit(..., initial_epoch=...)``, in a new process too, draws the same shuffles and
+dropout masks as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -29,16 +36,19 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .. import initializers, losses, optim
+from .. import backend, initializers, losses, optim
 from .. import metrics as metrics_module
 from ..io import (
+    Archive,
     ModelFormatError,
     decode_arrays,
     decode_json,
     encode_arrays,
     encode_json,
     load_arrays,
-    read_archive,
+    open_regular,
+    read_header,
+    safetensors_budget,
     save_arrays,
     write_archive,
 )
@@ -50,7 +60,14 @@ FORMAT = "chainrule.model"
 FORMAT_VERSION = 1
 CONFIG, WEIGHTS = "config.json", "model.weights.safetensors"
 OPTIONAL = ("compile.json", "optimizer.json", "optimizer.safetensors", "metadata.json")
-MAX_INPUT_VALUES = 1 << 24  # per sample, for the zero batch that builds lazy layers
+# What a file's build config may ask of the zero batch that builds its lazy layers
+# (until layers are built from shapes alone, without running a batch):
+MAX_INPUT_VALUES = 1 << 20  # values per sample of build_config.input_shape
+MAX_WIDTH = 1 << 16  # units, filters or output_dim of one layer
+MAX_ZERO_BATCH_VALUES = 1 << 24  # input values x widest layer x largest kernel area
+MAX_TIMESTEPS = 1 << 13  # the time axis, in a model with a recurrent layer
+RECURRENT_LAYERS = ("SimpleRNN", "LSTM", "GRU")
+MAX_OPTIMIZER_SLOTS = 4  # buffers an optimizer keeps per parameter (Adam with amsgrad: 3)
 EXTRA_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\.json")  # an extra member: "preprocessing.json"
 
 # ---------------------------------------------------------------- saving
@@ -92,7 +109,10 @@ def model_members(model: Module) -> dict[str, bytes]:
         raise TypeError(f"Cannot save {type(model).__name__}: a layer's get_config() holds "
                         f"something that is not JSON ({err}).") from None
     members[WEIGHTS] = encode_arrays(model.state_dict())
-    members["metadata.json"] = encode_json({"chainrule_version": __version__})
+    metadata = {"chainrule_version": __version__}
+    with contextlib.suppress(TypeError):  # a generator whose state is not JSON-able
+        metadata["rng"] = backend.get_rng_state()
+    members["metadata.json"] = encode_json(metadata)
     if model.optimizer is not None:
         state = dict(model.optimizer.state_dict())
         members["optimizer.safetensors"] = encode_arrays(state.pop("arrays", {}))
@@ -154,51 +174,77 @@ def load_extra_json(filepath: str | os.PathLike, name: str) -> object:
     if not isinstance(name, str) or not EXTRA_NAME.fullmatch(name):
         raise ValueError(f"load_extra_json: {name!r:.80} is not an extra member name "
                          f"(letters, digits, _ or -, then .json).")
-    members = read_archive(path, required=(CONFIG, name))
-    return decode_json(members[name], f"{path!r}: {name}", expect=object)
+    with Archive(path, required=(CONFIG, name)) as archive:
+        return decode_json(archive.read(name), f"{path!r}: {name}", expect=object)
 
 
 def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
-               compile: bool = True) -> Module:
+               compile: bool = True, restore_rng: bool = False) -> Module:
     """Rebuild a model saved by ``model.save``: architecture, weights and, with
     ``compile``, its loss, metrics and optimizer state (so ``fit`` resumes exactly).
 
     ``custom_objects`` maps names to your own layer/model classes, losses or metric
-    functions. Raises :class:`~chainrule.io.ModelFormatError` for anything corrupt,
-    hostile or inconsistent; ``FileNotFoundError`` when there is no file.
+    functions. ``restore_rng`` also makes chainrule's global random generator continue
+    from its state when the model was saved, so that ``fit(..., initial_epoch=...)``
+    draws the shuffles and dropout masks an uninterrupted run would have (off by
+    default: loading changes nothing global). Raises
+    :class:`~chainrule.io.ModelFormatError` for anything corrupt, hostile or
+    inconsistent; ``FileNotFoundError`` when there is no file.
     """
     path = os.fspath(filepath)
     if custom_objects is not None and not isinstance(custom_objects, dict):
         raise TypeError("custom_objects must be a dict mapping names to classes or functions.")
-    members = read_archive(path, required=(CONFIG, WEIGHTS), optional=OPTIONAL)
-    try:
-        return _load(members, custom_objects or {}, compile)
-    except ModelFormatError as err:
-        raise ModelFormatError(f"{path!r}: {err}") from None
-    except Exception as err:  # a bad config reaching a constructor: TypeError, ValueError...
-        raise ModelFormatError(f"{path!r}: cannot rebuild the model: "
-                               f"{type(err).__name__}: {err}") from None
+    with Archive(path, required=(CONFIG, WEIGHTS), optional=OPTIONAL) as archive:
+        try:
+            return _load(archive, custom_objects or {}, compile, restore_rng)
+        except ModelFormatError as err:
+            message = str(err)
+            raise ModelFormatError(message if message.startswith(repr(path))
+                                   else f"{path!r}: {message}") from None
+        except Exception as err:  # a bad config reaching a constructor: TypeError, ValueError...
+            raise ModelFormatError(f"{path!r}: cannot rebuild the model: "
+                                   f"{type(err).__name__}: {err}") from None
 
 
-def _load(members: dict[str, bytes], custom_objects: dict, compile: bool) -> Module:
-    config = decode_json(members[CONFIG], CONFIG)
+def _load(archive: Archive, custom_objects: dict, compile: bool, restore_rng: bool) -> Module:
+    config = decode_json(archive.read(CONFIG), CONFIG)
     if config.get("format", FORMAT) != FORMAT:
         raise ModelFormatError(f"{CONFIG}: format {config.get('format')!r:.50} is not {FORMAT}.")
-    weights = decode_arrays(members[WEIGHTS], WEIGHTS)
-    budget = sum(a.size for a in weights.values())
-    with _building_guard(budget):
+    size = archive.declared_size(WEIGHTS)
+    stored = read_header(lambda n: archive.read_prefix(WEIGHTS, n), size, WEIGHTS)
+    model = _rebuild(config, custom_objects, size, stored.keys())
+    own = _own_weights(model)
+    budget = safetensors_budget(sum(w.size for w in own.values()), len(own))
+    data = archive.read(WEIGHTS, budget, needs=f"the architecture in {CONFIG} needs at "
+                                               f"most {budget:,}")
+    assign_weights(model, decode_arrays(data, WEIGHTS), WEIGHTS)
+    if compile and "compile.json" in archive.names():
+        _compile(model, archive, custom_objects)
+    if restore_rng:
+        _restore_rng(archive)
+    return model
+
+
+def _rebuild(config: dict, custom_objects: dict, weights_bytes: int, stored) -> Module:
+    """The model ``config`` describes, its weights placeholders (read-only zeros) no
+    more than ``weights_bytes`` values in all; lazy layers built from build_config
+    when the weights file holds weights (names ``stored``) they have not made yet."""
+    build = _build_config(config.get("build_config"))
+    if build is not None:
+        _check_build_cost(config, build[0])
+    with _building_guard(weights_bytes):
         model = _deserialize_model(config, custom_objects)
         if not _is_model(model):
             raise ModelFormatError(f"{CONFIG}: class {config['class_name']!r} is not a Model.")
-        build = _build_config(config.get("build_config"))
         if build is not None:
             model._build_input_shape, model._build_input_dtype = build
-            if _own_weights(model).keys() != weights.keys():
+            if _own_weights(model).keys() != stored:
                 model.build(*build)
-    assign_weights(model, weights, WEIGHTS)
-    if compile and "compile.json" in members:
-        _compile(model, members, custom_objects)
     return model
+
+
+def _unbuilt(model: Module) -> bool:
+    return any(getattr(m, "built", True) is False for m in model.modules())
 
 
 def _deserialize_model(config: dict, custom_objects: dict) -> Module:
@@ -209,15 +255,16 @@ def _deserialize_model(config: dict, custom_objects: dict) -> Module:
 
 
 @contextlib.contextmanager
-def _building_guard(budget: int) -> Iterator[None]:
-    """While a file's architecture is rebuilt: weights start as zeros (no random draws)
-    and their total size may not exceed what the weights file holds (plus slack)."""
+def _building_guard(weights_bytes: int) -> Iterator[None]:
+    """While a file's architecture is rebuilt: weights start as read-only zeros that
+    take no memory (no random draws), and there may not be more of them than the
+    ``weights_bytes`` the weights member declares can hold (one byte a value at least)."""
     try:
-        with initializers.placeholder_weights(budget + 1024):
+        with initializers.placeholder_weights(weights_bytes):
             yield
     except initializers.WeightBudgetExceeded:
         raise ModelFormatError(f"{CONFIG}: the architecture needs more weight values than "
-                               f"{WEIGHTS} holds ({budget}).") from None
+                               f"{WEIGHTS} can hold ({weights_bytes:,} bytes).") from None
 
 
 def _build_config(build) -> tuple | None:
@@ -234,6 +281,66 @@ def _build_config(build) -> tuple | None:
                                            "uint8", "bool"):
         raise ModelFormatError(f"{CONFIG}: unsupported build_config.input_dtype {dtype!r:.50}.")
     return tuple(shape), dtype
+
+
+def _check_build_cost(config: dict, input_shape: tuple) -> None:
+    """Bound what building lazy layers on a zero batch of ``input_shape`` may cost.
+
+    Per sample, a layer's output holds at most the input's values (its spatial axes
+    grown by every zero padding, then by every upsampling factor and transposed
+    convolution stride) times the widest layer's units or filters, and a
+    convolution's im2col matrix that times its kernel area; an attention layer's
+    scores hold heads x steps². Those products (``MAX_ZERO_BATCH_VALUES``: 64 MiB a
+    sample in float32) bound the batch's memory; no layer may be wider than
+    ``MAX_WIDTH``, and a recurrent layer (which loops over time in Python) may see at
+    most ``MAX_TIMESTEPS`` steps."""
+    layers = [(e["class_name"], e["config"]) for e in _objects(config)
+              if isinstance(e.get("class_name"), str) and isinstance(e.get("config"), dict)]
+    widest = max([1, *(v for _, c in layers for k, v in c.items()
+                       if k in ("units", "filters", "output_dim") and type(v) is int)])
+    kernel = max([1, *(math.prod(_ints(c.get("kernel_size"))) for _, c in layers)])
+    growth = math.prod(math.prod(_ints(c.get("size"))) for name, c in layers
+                       if name.startswith("UpSampling")) * \
+        math.prod(math.prod(_ints(c.get("strides"))) for name, c in layers
+                  if name.endswith("Transpose"))
+    pad = 2 * sum(sum(_ints(c.get("padding"))) for name, c in layers
+                  if name.startswith("ZeroPadding"))
+    values = math.prod(d + pad for d in input_shape[1:-1]) * input_shape[-1]
+    steps = input_shape[1]
+    heads = max([0, *(c.get("num_heads") for name, c in layers
+                      if name == "MultiHeadAttention" and type(c.get("num_heads")) is int)])
+    cost = max(values * growth * widest * kernel, heads * steps * steps)
+    if widest > MAX_WIDTH:
+        problem = f"a layer of width {widest:,} (units or filters; at most {MAX_WIDTH:,})"
+    elif cost > MAX_ZERO_BATCH_VALUES:
+        problem = (f"inputs of shape {list(input_shape)} through layers {widest:,} wide "
+                   f"with kernels of {kernel:,} values" + (f", grown {growth:,} times" if
+                                                           growth > 1 else "")
+                   + f": up to {cost:,} values per sample (at most "
+                   f"{MAX_ZERO_BATCH_VALUES:,})")
+    elif steps > MAX_TIMESTEPS and any(name in RECURRENT_LAYERS for name, _ in layers):
+        problem = f"a recurrent layer over {steps:,} time steps (at most {MAX_TIMESTEPS:,})"
+    else:
+        return
+    raise ModelFormatError(f"{CONFIG}: the architecture asks for {problem}; chainrule does "
+                           f"not build such a model from a file.")
+
+
+def _ints(value) -> list[int]:
+    """The non-negative ints in a JSON value (an int, or lists of them); none otherwise."""
+    if type(value) is int:
+        return [value] if value >= 0 else []
+    return [i for item in value for i in _ints(item)] if isinstance(value, list) else []
+
+
+def _objects(obj) -> Iterator[dict]:
+    """Every JSON object nested in ``obj`` (decode_json bounds the depth)."""
+    if isinstance(obj, dict):
+        yield obj
+        obj = list(obj.values())
+    if isinstance(obj, list):
+        for item in obj:
+            yield from _objects(item)
 
 
 def _own_weights(model: Module) -> dict:
@@ -265,16 +372,14 @@ def assign_weights(model: Module, weights: dict[str, np.ndarray], where: str) ->
     model.load_state_dict(weights)
 
 
-def _compile(model: Module, members: dict, custom_objects: dict) -> None:
-    cfg = decode_json(members["compile.json"], "compile.json")
+def _compile(model: Module, archive: Archive, custom_objects: dict) -> None:
+    cfg = decode_json(archive.read("compile.json"), "compile.json")
     loss, metrics, loss_weights = _compile_arguments(cfg, custom_objects)
     state = None
-    if "optimizer.json" in members:  # the full state: hyperparameters, steps, moments
-        state = decode_json(members["optimizer.json"], "optimizer.json")
+    if "optimizer.json" in archive.names():  # the full state: hyperparameters, steps, moments
+        state = decode_json(archive.read("optimizer.json"), "optimizer.json")
         optimizer = _deserialize_optimizer(state, custom_objects)
-        arrays = decode_arrays(members["optimizer.safetensors"], "optimizer.safetensors") \
-            if "optimizer.safetensors" in members else {}
-        state = {**state, "arrays": arrays}
+        state = {**state, "arrays": _optimizer_arrays(model, archive)}
     elif isinstance(cfg.get("optimizer"), dict):  # only the settings
         optimizer = _deserialize_optimizer(cfg["optimizer"], custom_objects)
     else:
@@ -304,6 +409,32 @@ def _compile_arguments(cfg: dict, custom_objects: dict) -> tuple:
         raise ModelFormatError("compile.json: metrics must be a list.")
     metrics = [_deserialize(m, metrics_module, custom_objects, "metric") for m in metric_specs]
     return _deserialize(spec, losses, custom_objects, "loss"), metrics, None
+
+
+def _optimizer_arrays(model: Module, archive: Archive) -> dict[str, np.ndarray]:
+    """The optimizer's buffers: at most ``MAX_OPTIMIZER_SLOTS`` per parameter."""
+    name = "optimizer.safetensors"
+    if name not in archive.names():
+        return {}
+    params = list(model.parameters())
+    budget = safetensors_budget(MAX_OPTIMIZER_SLOTS * sum(p.size for p in params),
+                                MAX_OPTIMIZER_SLOTS * len(params))
+    data = archive.read(name, budget, needs=f"{MAX_OPTIMIZER_SLOTS} buffers per parameter "
+                                            f"of the model take at most {budget:,}")
+    return decode_arrays(data, name)
+
+
+def _restore_rng(archive: Archive) -> None:
+    """Make chainrule's global generator continue from the state saved in the file."""
+    state = decode_json(archive.read("metadata.json"), "metadata.json").get("rng") \
+        if "metadata.json" in archive.names() else None
+    if state is None:
+        raise ModelFormatError("holds no random-generator state (saved by an older "
+                               "chainrule?); load it with restore_rng=False.")
+    try:
+        backend.set_rng_state(state)
+    except ValueError as err:
+        raise ModelFormatError(f"metadata.json: {err}") from None
 
 
 def _deserialize(spec, module, custom_objects: dict, what: str):
@@ -350,15 +481,25 @@ def _plain_number(v) -> bool:
 
 def load_weights(model: Module, filepath: str | os.PathLike) -> None:
     """Load a safetensors weights file (or the weights of a full model file) into
-    ``model``: every name, shape and dtype must fit, else nothing changes."""
+    ``model``: every name, shape and dtype must fit, else nothing changes. A file
+    larger than the model's weights can take is refused before it is read."""
     path = os.fspath(filepath)
-    if zipfile.is_zipfile(path):
-        data = read_archive(path, required=(WEIGHTS,))[WEIGHTS]
-        weights = decode_arrays(data, f"{path!r}: {WEIGHTS}")
+    shape = model._known_input_shape() if _is_model(model) else None
+    if shape is not None and _unbuilt(model):
+        model.build(shape, model._build_input_dtype)
+    own = _own_weights(model)
+    budget = safetensors_budget(sum(w.size for w in own.values()), len(own))
+    needs = f"{type(model).__name__}'s weights take at most {budget:,}" + (
+        " (is the model built? call it on data or model.build(input_shape) first)"
+        if _is_model(model) and _unbuilt(model) else "")
+    with open_regular(path) as f:
+        is_zip = zipfile.is_zipfile(f)
+    if is_zip:
+        with Archive(path, required=(WEIGHTS,)) as archive:
+            weights = decode_arrays(archive.read(WEIGHTS, budget, needs), f"{path!r}: {WEIGHTS}")
     else:
-        weights = load_arrays(path)
-    if _is_model(model) and _own_weights(model).keys() != weights.keys():
-        shape = model._known_input_shape()
-        if shape is not None:
-            model.build(shape, model._build_input_dtype)
+        size = os.stat(path).st_size
+        if size > budget:
+            raise ModelFormatError(f"{path!r} is {size:,} bytes; {needs}.")
+        weights = load_arrays(path, budget)
     assign_weights(model, weights, repr(path))

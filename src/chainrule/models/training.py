@@ -15,14 +15,17 @@ at most ten times a second.
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import time
+import warnings
 from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from ..autograd import no_grad
-from ..callbacks import CallbackList, History
-from ..data.inputs import ArrayData, Arrays, IterableData, batch_length, make_data
+from ..callbacks import CallbackList, History, TerminateOnNaN
+from ..data.inputs import ArrayData, Arrays, IterableData, batch_length, check_count, make_data
 from .progress import Progress, format_logs
 
 
@@ -39,11 +42,47 @@ def inference_mode(model) -> Iterator[None]:
             object.__setattr__(m, "training", training)
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"Invalid value for argument `{name}`: expected a positive integer; "
-                         f"received {name}={value!r}.")
-    return int(value)
+def _batch_size(value) -> int:
+    """Keras' default of 32 for None; else a whole number >= 1."""
+    return 32 if value is None else check_count(value, "batch_size")
+
+
+def check_input_shape(model, x: np.ndarray, name: str = "x") -> None:
+    """Compare the whole input with the shape the model was built for, once, before
+    batching (so the error shows what the user passed, not one batch): the same number
+    of axes and the same feature (last) axis. Skipped for token-id inputs, whose last
+    axis is the sequence length."""
+    expected = model._known_input_shape()
+    if not isinstance(expected, tuple) or model._integer_input() \
+            or not all(d is None or isinstance(d, int) for d in expected):
+        return  # unknown, token ids, or several inputs
+    if x.ndim != len(expected) or expected[-1] not in (None, x.shape[-1]):
+        raise ValueError(f"`{name}` has shape {x.shape}, samples of shape {x.shape[1:]}; "
+                         f"{type(model).__name__} {model.name!r} expects samples of shape "
+                         f"{tuple(expected[1:])} (input_shape {tuple(expected)}).")
+
+
+class _DivergenceWatch:
+    """Warns once per ``fit``, at the first step whose logs hold NaN or infinity (not
+    when a TerminateOnNaN callback is there to say so)."""
+
+    def __init__(self, callbacks: list):
+        self.warned = any(isinstance(cb, TerminateOnNaN) for cb in callbacks)
+
+    def check(self, logs: dict, epoch: int, step: int) -> None:
+        if self.warned:
+            return
+        bad = [(k, v) for k, v in logs.items()
+               if isinstance(v, numbers.Real) and not math.isfinite(v)]
+        if not bad:
+            return
+        self.warned = True
+        key, value = bad[0]
+        warnings.warn(f"fit: `{key}` became {value} at epoch {epoch + 1}, batch {step + 1}: "
+                      f"training diverged (a learning rate too high? inputs too large?) and "
+                      f"the weights are likely NaN from here on. "
+                      f"callbacks=[cr.callbacks.TerminateOnNaN()] stops at this point and "
+                      f"keeps the last finite weights.", RuntimeWarning, stacklevel=5)
 
 
 class _RunningLogs:
@@ -113,10 +152,18 @@ def model_data(model, x, y=None, sample_weight=None, class_weight=None, what: st
     return make_data(x, y, sample_weight, class_weight, integer_x, what)
 
 
+def _data(model, x, y=None, sample_weight=None, class_weight=None, what: str = "x"):
+    """``model_data``, with a single array input checked against the model's shape."""
+    data = model_data(model, x, y, sample_weight, class_weight, what)
+    if isinstance(data, ArrayData) and not isinstance(data.x, Arrays):
+        check_input_shape(model, data.x, what)
+    return data
+
+
 def _validation_data(model, validation_data):
     if isinstance(validation_data, tuple | list) and len(validation_data) in (2, 3):
-        return model_data(model, *validation_data, what="x_val")
-    return model_data(model, validation_data, what="x_val")
+        return _data(model, *validation_data, what="x_val")
+    return _data(model, validation_data, what="x_val")
 
 
 def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose: int = 1,
@@ -125,10 +172,11 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
         validation_batch_size: int | None = None) -> History:
     """Train ``model`` (see :meth:`Model.fit`)."""
     model._require_compiled("fit")
-    verbose = 1 if verbose == "auto" else int(verbose)
-    batch_size = _positive_int(batch_size or 32, "batch_size")
-    epochs = int(epochs)
-    data = model_data(model, x, y, sample_weight, class_weight)
+    verbose = 1 if verbose == "auto" else check_count(verbose, "verbose", 0)
+    batch_size = _batch_size(batch_size)
+    epochs = check_count(epochs, "epochs", 0)
+    initial_epoch = check_count(initial_epoch, "initial_epoch", 0)
+    data = _data(model, x, y, sample_weight, class_weight)
     if isinstance(data, ArrayData) and data.y is None:
         raise ValueError("fit needs targets: call fit(x, y, ...) (for an autoencoder, "
                          "fit(x, x)), or pass a loader that yields (x, y) batches.")
@@ -151,10 +199,12 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
     model.train()
     cbs.on_train_begin()
     logs = None
+    watch = _DivergenceWatch(cbs.callbacks)
     try:
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
-            logs, done = _train_epoch(model, data, batch_size, shuffle, cbs, progress, epoch)
+            logs, done = _train_epoch(model, data, batch_size, shuffle, cbs, progress, epoch,
+                                      watch)
             if val is not None:
                 val_logs = run_evaluation(model, val, validation_batch_size or batch_size)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -171,7 +221,7 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
 
 
 def _train_epoch(model, data, batch_size: int, shuffle: bool, cbs: CallbackList,
-                 progress: Progress, epoch: int) -> tuple[dict, int]:
+                 progress: Progress, epoch: int, watch: _DivergenceWatch) -> tuple[dict, int]:
     """One pass over ``data``; returns the epoch's logs and the number of steps run."""
     running = _RunningLogs(model)
     train_step = model.train_step
@@ -182,7 +232,9 @@ def _train_epoch(model, data, batch_size: int, shuffle: bool, cbs: CallbackList,
     for xb, yb, wb in data.batches(batch_size, shuffle):
         for cb in batch_begin:
             cb.on_batch_begin(step, {"batch": step, "size": batch_length(xb)})
-        running.add(train_step(xb, yb, wb), batch_length(xb))
+        step_logs = train_step(xb, yb, wb)
+        watch.check(step_logs, epoch, step)
+        running.add(step_logs, batch_length(xb))
         step += 1
         if batch_end:
             batch_logs = running.result()
@@ -212,8 +264,8 @@ def evaluate(model, x, y=None, batch_size: int | None = 32, verbose: int = 0,
              sample_weight=None, return_dict: bool = False):
     """Loss and metrics on ``x, y`` (see :meth:`Model.evaluate`)."""
     model._require_compiled("evaluate")
-    data = model_data(model, x, y, sample_weight)
-    logs = run_evaluation(model, data, _positive_int(batch_size or 32, "batch_size"))
+    batch_size = _batch_size(batch_size)
+    logs = run_evaluation(model, _data(model, x, y, sample_weight), batch_size)
     if verbose:
         print(format_logs(logs))
     if return_dict:
@@ -227,10 +279,11 @@ def predict(model, x, batch_size: int | None = 32, verbose: int = 0,
     """Outputs of ``model`` on ``x`` as one NumPy array, or a list/dict of them for a
     model with several outputs (see :meth:`Model.predict`); ``forward`` (default: the
     model) is what runs on each batch, e.g. an autoencoder's encoder."""
-    batch_size = _positive_int(batch_size or 32, "batch_size")
-    data = model_data(model, x) if forward is None else \
-        make_data(x, integer_x=model._integer_input())
-    forward = model if forward is None else forward
+    batch_size = _batch_size(batch_size)
+    if forward is None:
+        data, forward = _data(model, x), model
+    else:  # another input than the model's (an autoencoder's decoder takes codes)
+        data = make_data(x, integer_x=model._integer_input())
     batches = []
     with inference_mode(model):
         for xb, _, _ in data.batches(batch_size):

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ...io import read_regular
 from .bundled import read_bundled
 
 CHURN_FILE = "Churn_Modelling.csv"
 CHURN_FEATURES = ["Geography_Germany", "Geography_Spain", "CreditScore", "Gender", "Age",
                   "Tenure", "Balance", "NumOfProducts", "HasCrCard", "IsActiveMember",
                   "EstimatedSalary"]
+MAX_CSV_BYTES = 64 << 20  # the shipped table is 0.7 MB
 _CHURN_NUMERIC = ["CreditScore", "Age", "Tenure", "Balance", "NumOfProducts", "HasCrCard",
                   "IsActiveMember", "EstimatedSalary"]
 
@@ -29,29 +31,49 @@ def load_churn(path: str | os.PathLike | None = None
     and the feature names. Not standardised.
     """
     if path is None:
-        source, text = f"chainrule's {CHURN_FILE}", read_bundled(CHURN_FILE).decode("utf-8")
+        source, data = f"chainrule's {CHURN_FILE}", read_bundled(CHURN_FILE)
     else:
         source = Path(path)
-        if not source.is_file():
+        if not source.exists():
             raise FileNotFoundError(f"load_churn: no file at {source} (the bank-churn CSV, "
                                     f"{CHURN_FILE}); call load_churn() for the shipped copy.")
-        text = source.read_text(encoding="utf-8")
-    return _encode(list(csv.DictReader(io.StringIO(text, newline=""))), source)
+        data = read_regular(source, MAX_CSV_BYTES, "CSV file", ValueError)
+    try:
+        return _encode(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")), source)
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"load_churn: {source} is not a readable UTF-8 CSV file: "
+                         f"{err}") from None
 
 
-def _encode(rows: list[dict], source) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    if not rows:
-        raise ValueError(f"load_churn: {source} has no rows.")
-    needed = {"Geography", "Gender", "Exited", *_CHURN_NUMERIC}
-    missing = needed - set(rows[0])
+def _encode(reader: csv.DictReader, source) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Row by row (a bad row is reported at once, nothing is kept but numbers)."""
+    missing = {"Geography", "Gender", "Exited", *_CHURN_NUMERIC} - set(reader.fieldnames or ())
     if missing:
         raise ValueError(f"load_churn: {source} lacks the columns {sorted(missing)}.")
-    unknown = {r["Geography"] for r in rows} - {"France", "Germany", "Spain"}
-    if unknown:
-        raise ValueError(f"load_churn: unexpected Geography values {sorted(unknown)}.")
-    X = np.array([[r["Geography"] == "Germany", r["Geography"] == "Spain",
-                   float(r["CreditScore"]), r["Gender"] == "Male",
-                   *(float(r[c]) for c in _CHURN_NUMERIC[1:])] for r in rows],
-                 dtype=np.float32)
-    y = np.array([int(r["Exited"]) for r in rows], dtype=np.int64)
-    return X, y, list(CHURN_FEATURES)
+    features, labels = [], []
+    for i, row in enumerate(reader, start=1):
+        features.append(_features(row, i, source))
+        labels.append(_number(row, "Exited", i, source, int))
+    if not labels:
+        raise ValueError(f"load_churn: {source} has no rows.")
+    return np.array(features, np.float32), np.array(labels, np.int64), list(CHURN_FEATURES)
+
+
+def _features(row: dict, i: int, source) -> tuple:
+    """One row's 11 features, in ``CHURN_FEATURES`` order."""
+    geography = row["Geography"]
+    if geography not in ("France", "Germany", "Spain"):
+        raise ValueError(f"load_churn: {source}: row {i} has Geography {geography!r:.50}; "
+                         f"expected France, Germany or Spain.")
+    numbers = [_number(row, column, i, source, float) for column in _CHURN_NUMERIC]
+    return (geography == "Germany", geography == "Spain", numbers[0],
+            row["Gender"] == "Male", *numbers[1:])
+
+
+def _number(row: dict, column: str, i: int, source, convert: type):
+    try:
+        return convert(row[column])
+    except (TypeError, ValueError):  # a missing cell (None) or text where a number belongs
+        raise ValueError(f"load_churn: {source}: row {i}, column {column!r} holds "
+                         f"{row[column]!r:.50}, not "
+                         f"{'an integer' if convert is int else 'a number'}.") from None

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ...io import get_file
-from .idx import parse_idx
+from .idx import read_idx
 
 KERAS_MIRROR = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 TORONTO = "https://www.cs.toronto.edu/~kriz/"
@@ -50,7 +50,7 @@ def _read_mnist_npz(paths: dict[str, Path]) -> Split:
 
 
 def _read_idx_quartet(paths: dict[str, Path]) -> Split:
-    arrays = {name: parse_idx(path.read_bytes(), path) for name, path in paths.items()}
+    arrays = {name: read_idx(path) for name, path in paths.items()}
     return ((arrays["train-images-idx3-ubyte.gz"], arrays["train-labels-idx1-ubyte.gz"]),
             (arrays["t10k-images-idx3-ubyte.gz"], arrays["t10k-labels-idx1-ubyte.gz"]))
 
