@@ -17,9 +17,15 @@ from .. import metrics as metrics_module
 from ..autograd import no_grad
 from ..layers.base import _snake, unique_name
 from ..module import Module
+from ..registry import Registry
 from ..tensor import Tensor
 from . import saving, training
 from . import summary as summary_module
+
+# The formats ``Model.export`` writes, by name: each is an exit above this floor that
+# registers its writer here when chainrule is imported (chainrule.onnx adds "onnx"),
+# as Sequential registers itself in the layer registry for load_model.
+EXPORT_FORMATS = Registry("export format")
 
 
 class Model(Module):
@@ -233,6 +239,11 @@ class Model(Module):
         """Write architecture, weights, optimizer state and compile settings to one zip
         file at ``filepath`` (atomically); ``cr.models.load_model`` reads it back."""
         saving.save_model(self, filepath)
+
+    def export(self, filepath: str | os.PathLike, format: str = "onnx", **kwargs):
+        """Write the model for another runtime: ``format="onnx"`` is
+        ``cr.onnx.export(model, filepath, sample_input=None)`` (see docs/onnx.md)."""
+        return EXPORT_FORMATS.lookup(format)(self, filepath, **kwargs)
 
     def save_weights(self, filepath: str | os.PathLike) -> None:
         """Write the state_dict alone as a safetensors file (atomically)."""
