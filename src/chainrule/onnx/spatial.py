@@ -106,7 +106,8 @@ converts("AveragePooling1D", "AveragePooling2D")(_pool("AveragePool", count_incl
 def global_pooling(g: OnnxGraph, layer, x: Value) -> str:
     op_type = "ReduceMax" if "Max" in type(layer).__name__ else "ReduceMean"
     rank = x.ndim - 2
-    return g.op(op_type, [x], axes=list(range(1, rank + 1)), keepdims=int(layer.keepdims))
+    keepdims = int(getattr(layer, "keepdims", False))  # GlobalAveragePooling2D has none
+    return g.op(op_type, [x], axes=list(range(1, rank + 1)), keepdims=keepdims)
 
 
 @converts("UpSampling1D", "UpSampling2D")

@@ -5,16 +5,18 @@
   (``graph.walk``), each node's call converted with the Values of its inputs.
 - Any other Module with sub-modules (a subclassed ``Model``, a hand-written block):
   traced. Its ``forward`` runs once on the sample with each direct sub-module's calls
-  recorded; when those calls form a chain (the first takes the model's input, each
-  next one the previous one's output, and the last one's output is what ``forward``
+  recorded (``models.summary.recording_calls``, which ``summary()`` uses too). When
+  those calls form a chain (the first takes the model's input, each next one the
+  previous one's output, given once or several times, as ``attention(x, x)``, with
+  constant keyword arguments only, and the last one's output is what ``forward``
   returns) the chain is converted; otherwise an error says why it cannot be traced.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+import numpy as np
 
+from ..models.summary import recording_calls
 from ..tensor import Tensor
 from .graph import OnnxGraph, Value, apply, converts, layer_error
 
@@ -67,43 +69,17 @@ def functional(g: OnnxGraph, model, x, **kwargs):
     return outputs[0].name if len(outputs) == 1 else _names(outputs)
 
 
-@contextlib.contextmanager
-def recording_calls(children: list) -> Iterator[list]:
-    """Record each call of each of ``children`` as (child, args, kwargs, output) while
-    the block runs, by shadowing its ``forward`` with an instance attribute (as
-    ``summary()`` records shapes), removed afterwards."""
-    calls: list[tuple] = []
-    shadowed = []
-    for child in children:
-        original = child.forward
-
-        def wrapper(*args, _child=child, _original=original, **kwargs):
-            out = _original(*args, **kwargs)
-            calls.append((_child, args, kwargs, out))
-            return out
-
-        shadowed.append((child, vars(child).get("forward")))
-        object.__setattr__(child, "forward", wrapper)
-    try:
-        yield calls
-    finally:
-        for child, previous in shadowed:
-            if previous is None:
-                object.__delattr__(child, "forward")
-            else:
-                object.__setattr__(child, "forward", previous)
-
-
 def _chain_problem(calls: list, x: Tensor, out) -> str | None:
     """Why the recorded calls are not a chain from ``x`` to ``out``, or None."""
     if not calls:
         return "its forward calls none of its sub-modules"
     previous = x
-    for child, args, kwargs, result in calls:
-        name = getattr(child, "name", type(child).__name__)
-        if len(args) != 1 or kwargs:
-            return f"'{name}' is called with more than one input"
-        if args[0] is not previous:
+    for key, child, args, kwargs, result in calls:
+        name = getattr(child, "name", key)
+        if any(isinstance(v, Tensor | np.ndarray) for v in kwargs.values()):
+            return f"'{name}' is called with a tensor as a keyword argument"
+        inputs = [a for i, a in enumerate(args) if i == 0 or a is not None]  # key=None
+        if not inputs or any(a is not previous for a in inputs):
             return (f"'{name}' is not called on the output of the call before it (forward "
                     f"computes something between layers, or branches)")
         previous = result
@@ -115,7 +91,7 @@ def _chain_problem(calls: list, x: Tensor, out) -> str | None:
 @converts("Module")
 def traced(g: OnnxGraph, module, x: Value, **kwargs):
     """A Module whose forward calls its sub-modules one after another."""
-    children = list({id(m): m for m in module._modules.values()}.values())
+    children = list({id(m): (key, m) for key, m in module._modules.items()}.values())
     if not isinstance(x, Value):
         raise layer_error(module, "a traced model takes one input.")
     x_tensor = Tensor(x.data)
@@ -126,6 +102,6 @@ def traced(g: OnnxGraph, module, x: Value, **kwargs):
         raise layer_error(module, f"it cannot be traced as a chain of its layers: {problem}. "
                                   f"Write it as a Sequential or a functional Model to export "
                                   f"it.")
-    for child, _, _, _ in calls:
-        x = _one(child, apply(g, child, x))
+    for _, child, args, options, _ in calls:  # self-attention: attention(x, x) takes x twice
+        x = _one(child, apply(g, child, *[None if a is None else x for a in args], **options))
     return x.name
