@@ -20,23 +20,29 @@ from . import attention, core, merge, recurrent, spatial, walk  # noqa: F401 - c
 from .graph import OnnxExportError, OnnxGraph, Value, apply, require_onnx
 
 
-def _graph(model):
-    return getattr(model, "_graph", None)
-
-
 def input_names(model) -> list[str]:
-    """The names of the model's inputs: a functional model's Input names, else "input"."""
-    graph = _graph(model)
-    return list(graph.input_names) if graph is not None else ["input"]
+    """The model's ``input_names`` (a functional model's Input names), else "input"."""
+    names = getattr(model, "input_names", None)
+    return list(names) if names else ["input"]
 
 
 def output_names(model, count: int) -> list[str]:
-    """The names of the outputs: a functional model's, else "output" (numbered when a
-    model returns several)."""
-    graph = _graph(model)
-    if graph is not None and len(graph.output_names) == count:
-        return list(graph.output_names)
+    """The model's ``output_names`` (a functional model's output layers), else "output"
+    (numbered when a model returns several)."""
+    names = getattr(model, "output_names", None)
+    if names and len(names) == count:
+        return list(names)
     return ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
+
+
+def _symbolic_inputs(model) -> list | None:
+    """A functional model's ``inputs`` (symbolic tensors with shape and dtype), or None."""
+    try:
+        inputs = model.inputs
+    except AttributeError:  # not a graph model
+        return None
+    return inputs if all(hasattr(t, "shape") and hasattr(t, "dtype") for t in inputs) \
+        else None
 
 
 def _as_sample(array, name: str) -> np.ndarray:
@@ -64,9 +70,9 @@ def sample_inputs(model, sample_input) -> list[np.ndarray]:
             raise OnnxExportError(f"sample_input holds {len(arrays)} array(s); the model has "
                                   f"{len(names)} input(s) {names}.")
         return [_as_sample(a, n) for a, n in zip(arrays, names)]
-    graph = _graph(model)
-    if graph is not None:
-        shapes = [(t.shape, t.dtype) for t in graph.input_tensors]
+    symbolic = _symbolic_inputs(model)
+    if symbolic is not None:
+        shapes = [(tuple(t.shape), np.dtype(t.dtype)) for t in symbolic]
     else:
         known = model._known_input_shape() if hasattr(model, "_known_input_shape") else None
         shapes = [] if known is None else [(known, np.dtype(model.input_dtype or np.float32))]
