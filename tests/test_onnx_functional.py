@@ -82,3 +82,17 @@ def test_masks_are_refused_naming_the_layer(tmp_path):
     model = Model(ids, L.Dense(1)(h))
     with pytest.raises(OnnxExportError, match=r"'masked_embedding' \(Embedding\).*mask_zero"):
         cr.onnx.export(model, tmp_path / "m.onnx")
+
+
+def test_encoder_states_start_the_decoder(tmp_path):
+    """seq2seq: the encoder LSTM's final [h, c] (return_state) are the decoder's
+    initial_state; the encoder's states are outputs too."""
+    cr.manual_seed(0)
+    source, target = cr.Input((6, 3), name="source"), cr.Input((4, 2), name="target")
+    _, h, c = L.LSTM(5, return_state=True)(source)
+    decoded = L.LSTM(5, return_sequences=True)(target, initial_state=[h, c])
+    gru_out = L.GRU(5, go_backwards=True)(target, initial_state=h)
+    out = L.Dense(3, name="next")(decoded)
+    model = Model([source, target], [out, L.Add(name="both")([h, gru_out])])
+    randomize(model)
+    check_export(model, [floats(7, 6, 3), floats(7, 4, 2, seed=1)], tmp_path, "seq2seq")
