@@ -19,8 +19,10 @@ from onnx_helpers import check_export, randomize, run_onnx  # noqa: E402
 
 import chainrule as cr  # noqa: E402
 from chainrule import layers as L  # noqa: E402
+from chainrule import no_grad  # noqa: E402
 from chainrule.models import Sequential  # noqa: E402
 from chainrule.onnx import OnnxExportError  # noqa: E402
+from chainrule.onnx.graph import OnnxGraph, Value, apply  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -148,6 +150,53 @@ def test_multi_head_attention_matches_predict(causal, tmp_path):
     randomize(model)
     check_export(model, x, tmp_path, f"multi_head_attention{'_causal' * causal}",
                  sample_input=x[:2])
+
+
+def export_call(layer, inputs: list, tmp_path, **options) -> list:
+    """One layer call with several inputs or outputs (what a functional model hands a
+    converter) as an ONNX file of its own; returns (onnxruntime's, chainrule's) outputs
+    for the inputs' first 7 rows and first row."""
+    g = OnnxGraph()
+    values = [Value(g.reserve(f"in_{i}"), x[:2]) for i, x in enumerate(inputs)]
+    with no_grad():
+        out = apply(g, layer, *values, **options)
+    outs = out if isinstance(out, list) else [out]
+    names = [f"out_{i}" for i in range(len(outs))]
+    for v, name in zip(outs, names):
+        g.rename_output(v.name, g.reserve(name))
+    proto = g.model([(v.name, v.data) for v in values],
+                    [(n, v.data) for n, v in zip(names, outs)], producer="test")
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save(proto, str(tmp_path / "call.onnx"))
+    pairs = []
+    for n in (1, 7):
+        got = run_onnx(tmp_path / "call.onnx", [x[:n] for x in inputs])
+        with no_grad():
+            want = layer(*[x[:n] for x in inputs], **options)
+        want = want if isinstance(want, list | tuple) else [want]
+        pairs += list(zip(got, [w.numpy() for w in want]))
+    return pairs
+
+
+@pytest.mark.parametrize("layer,shapes,options", [
+    (L.Bidirectional(L.LSTM(3, return_sequences=True, return_state=True), merge_mode=None),
+     [(6, 4)], {}),
+    (L.Bidirectional(L.GRU(3, return_state=True)), [(6, 4)], {}),
+    (L.LSTM(3, return_state=True, go_backwards=True), [(6, 4)], {}),
+    (L.MultiHeadAttention(2, 3, value_dim=4), [(5, 6), (4, 7), (4, 8)],
+     {"return_attention_scores": True}),
+    (L.MultiHeadAttention(3, 2, use_bias=False), [(5, 6), (5, 6)],
+     {"use_causal_mask": True, "return_attention_scores": True}),
+])
+def test_calls_with_several_inputs_or_outputs(layer, shapes, options, tmp_path):
+    cr.manual_seed(0)
+    inputs = [floats(7, *shape, seed=i) for i, shape in enumerate(shapes)]
+    layer(*[x[:2] for x in inputs], **options)  # build
+    randomize(layer)
+    pairs = export_call(layer, inputs, tmp_path, **options)
+    assert len(pairs) > 2
+    for got, want in pairs:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 # ------------------------------------------------------------------ the tutorials' models

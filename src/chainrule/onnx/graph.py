@@ -20,7 +20,7 @@ import numpy as np
 
 from ..module import Module
 
-OPSET = 17  # LayerNormalization's first opset; the newest that every current runtime runs
+OPSET = 17  # the first opset with LayerNormalization
 INSTALL = 'pip install "chainrule[onnx]"'
 
 
