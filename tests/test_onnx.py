@@ -261,6 +261,8 @@ def test_file_has_names_dynamic_batch_and_opset(tmp_path):
     x = ids(3, 5)
     np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", x)[0], model.predict(x),
                                rtol=1e-5, atol=1e-5)
+    as_floats = cr.onnx.export(model, tmp_path / "f.onnx", sample_input=x.astype(np.float64))
+    assert as_floats.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
 
 
 def test_model_export_is_cr_onnx_export(tmp_path):

@@ -45,11 +45,15 @@ def _symbolic_inputs(model) -> list | None:
         else None
 
 
-def _as_sample(array, name: str) -> np.ndarray:
+def _as_sample(array, name: str, integer: bool) -> np.ndarray:
+    """A sample as ``predict`` would see it: int64 ids for a model that takes token
+    ids (``input_dtype``), float32 for any other floating input."""
     array = np.asarray(getattr(array, "data", array))
     if array.ndim == 0:
         raise OnnxExportError(f"sample_input for input {name!r} must have a batch axis; "
                               f"received a scalar.")
+    if integer and array.dtype.kind == "f":
+        return array.astype(np.int64)
     return array.astype(np.float32) if array.dtype.kind == "f" else array
 
 
@@ -69,7 +73,8 @@ def sample_inputs(model, sample_input) -> list[np.ndarray]:
         if len(arrays) != len(names):
             raise OnnxExportError(f"sample_input holds {len(arrays)} array(s); the model has "
                                   f"{len(names)} input(s) {names}.")
-        return [_as_sample(a, n) for a, n in zip(arrays, names)]
+        integer = getattr(model, "_integer_input", lambda: False)()
+        return [_as_sample(a, n, integer) for a, n in zip(arrays, names)]
     symbolic = _symbolic_inputs(model)
     if symbolic is not None:
         shapes = [(tuple(t.shape), np.dtype(t.dtype)) for t in symbolic]
