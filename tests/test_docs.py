@@ -2,9 +2,11 @@
 quote the walkthroughs' expected numbers as their EXPECTED tables hold them.
 
 A block whose first line is ``# not run`` is skipped (long training runs that the
-walkthroughs' own tests cover).
+walkthroughs' own tests cover); one whose first line is ``# needs: onnx, onnxruntime``
+is skipped when one of those optional packages is not installed.
 """
 
+import importlib.util
 import pathlib
 import re
 
@@ -16,6 +18,7 @@ from chainrule.tutorials.expected import expected_for
 
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+NEEDS = re.compile(r"# needs: (.*)")
 
 
 def _blocks():
@@ -27,6 +30,11 @@ def _blocks():
 
 @pytest.mark.parametrize("code", list(_blocks()))
 def test_doc_snippet_runs(code, tmp_path, monkeypatch):
+    needs = NEEDS.match(code.lstrip())
+    missing = [m.strip() for m in needs[1].split(",")
+               if importlib.util.find_spec(m.strip()) is None] if needs else []
+    if missing:
+        pytest.skip(f"needs {missing}, which are not installed")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "<doc>", "exec"), {"__name__": "__doc_snippet__"})
 

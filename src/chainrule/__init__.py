@@ -43,6 +43,7 @@ from . import (  # noqa: E402
     losses,
     metrics,
     models,
+    onnx,
     optim,
     unsupervised,
     utils,

@@ -18,10 +18,16 @@ from ..layers.base import _snake, infer_output_shape, unique_name
 from ..layers.node import Operation, any_symbolic, forward_takes_mask
 from ..layers.serialization import register_layer
 from ..module import Module
+from ..registry import Registry
 from ..tensor import Tensor
 from . import compile_utils, saving, training
 from . import summary as summary_module
 from .functional_api import FunctionalAPI
+
+# The formats ``Model.export`` writes, by name: each is an exit above this floor that
+# registers its writer here when chainrule is imported (chainrule.onnx adds "onnx"),
+# as Sequential registers itself in the layer registry for load_model.
+EXPORT_FORMATS = Registry("export format")
 
 
 class Model(FunctionalAPI, Operation, Module):
@@ -392,6 +398,11 @@ class Model(FunctionalAPI, Operation, Module):
         """Write architecture, weights, optimizer state and compile settings to one zip
         file at ``filepath`` (atomically); ``cr.models.load_model`` reads it back."""
         saving.save_model(self, filepath)
+
+    def export(self, filepath: str | os.PathLike, format: str = "onnx", **kwargs):
+        """Write the model for another runtime: ``format="onnx"`` is
+        ``cr.onnx.export(model, filepath, sample_input=None)`` (see docs/onnx.md)."""
+        return EXPORT_FORMATS.lookup(format)(self, filepath, **kwargs)
 
     def save_weights(self, filepath: str | os.PathLike) -> None:
         """Write the state_dict alone as a safetensors file (atomically)."""

@@ -27,29 +27,40 @@ def _shape_of(out) -> tuple | list | None:
 
 
 @contextlib.contextmanager
-def recording_shapes(children: list[tuple[str, object]]) -> Iterator[dict]:
-    """Record each child's output shape while the block runs (by shadowing its
-    ``forward`` with an instance attribute, removed afterwards)."""
-    shapes: dict[str, object] = {}
+def recording_calls(children: list[tuple[str, object]]) -> Iterator[list]:
+    """Record every call of each child as (key, child, args, kwargs, output) while the
+    block runs, in the order the calls return (by shadowing each child's ``forward``
+    with an instance attribute, removed afterwards)."""
+    calls: list[tuple] = []
     shadowed = []
     for key, child in children:
         original = child.forward
 
-        def wrapper(*args, _original=original, _key=key, **kwargs):
+        def wrapper(*args, _original=original, _key=key, _child=child, **kwargs):
             out = _original(*args, **kwargs)
-            shapes[_key] = _shape_of(out)
+            calls.append((_key, _child, args, kwargs, out))
             return out
 
         shadowed.append((child, vars(child).get("forward")))
         object.__setattr__(child, "forward", wrapper)
     try:
-        yield shapes
+        yield calls
     finally:
         for child, previous in shadowed:
             if previous is None:
                 object.__delattr__(child, "forward")
             else:
                 object.__setattr__(child, "forward", previous)
+
+
+@contextlib.contextmanager
+def recording_shapes(children: list[tuple[str, object]]) -> Iterator[dict]:
+    """Record each child's output shape (its last call's) while the block runs; the
+    dict is filled when the block ends."""
+    shapes: dict[str, object] = {}
+    with recording_calls(children) as calls:
+        yield shapes
+    shapes.update((key, _shape_of(out)) for key, _, _, _, out in calls)
 
 
 def zero_batch(input_shape: tuple, dtype=None) -> np.ndarray:
