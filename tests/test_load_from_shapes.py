@@ -330,3 +330,18 @@ def test_a_custom_layer_without_a_shape_rule_is_bounded_too(tmp_path):
             dst.writestr(name, json.dumps(config) if name == "config.json" else src.read(name))
     with pytest.raises(ModelFormatError, match="Double cannot be built from shapes alone"):
         load_model(bad, custom_objects={"Double": Double})
+
+
+def test_a_shape_rule_that_leaves_parts_unbuilt_falls_back_on_the_zero_batch(tmp_path):
+    class Head(ZeroBatchNet):  # says its shape, but builds nothing on the way
+        def compute_output_shape(self, input_shape):
+            return (None, 2)
+
+    cr.manual_seed(0)
+    model = Head(Sequential([L.Dense(2)]))
+    model.build((None, 3))
+    assert model.body.layers[0].kernel.shape == (3, 2)
+    model.save(tmp_path / "h.keras")
+    loaded = load_model(tmp_path / "h.keras", custom_objects={"Head": Head})
+    np.testing.assert_array_equal(loaded.body.layers[0].kernel.data,
+                                  model.body.layers[0].kernel.data)

@@ -103,6 +103,11 @@ def _zeros_like_shape(shape: tuple, unknown: int) -> np.ndarray:
     return np.zeros([unknown if d is None else d for d in shape], dtype=get_default_dtype())
 
 
+def has_unbuilt_layers(module: Module) -> bool:
+    """Whether a layer below ``module`` (or it) has not made its weights yet."""
+    return any(getattr(m, "built", True) is False for m in module.modules())
+
+
 @contextlib.contextmanager
 def zero_batch_bound(check: Callable) -> Iterator[None]:
     """Inside: ``check(module, input_shape)`` runs before any zero batch is run through

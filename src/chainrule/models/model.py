@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import losses, optim
-from ..layers.base import _snake, infer_output_shape, unique_name
+from ..layers.base import _snake, has_unbuilt_layers, infer_output_shape, unique_name
 from ..layers.node import Operation, any_symbolic, forward_takes_mask
 from ..layers.serialization import register_layer
 from ..module import Module
@@ -153,7 +153,8 @@ class Model(FunctionalAPI, Operation, Module):
         features...) or (features...)); nothing learned changes. A subclass that defines
         its own ``compute_output_shape`` (building its parts on the way, as
         ``Autoencoder`` does with ``output_shape_of``) is built from shapes alone; any
-        other runs a zero batch through ``forward`` (which ``load_model`` bounds)."""
+        other, or one whose parts that leaves unbuilt, runs a zero batch through
+        ``forward`` (which ``load_model`` bounds)."""
         if self._graph is not None:
             return  # a graph is built when it is drawn
         input_shape = tuple(input_shape)
@@ -161,7 +162,7 @@ class Model(FunctionalAPI, Operation, Module):
             input_shape = (None, *input_shape)
         if self._has_shape_rule():
             self.compute_output_shape(input_shape)
-        else:
+        if not self._has_shape_rule() or has_unbuilt_layers(self):
             summary_module.run_zero_batch(self, input_shape, dtype or self.input_dtype)
         self._build_input_shape = input_shape
 

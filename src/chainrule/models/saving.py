@@ -56,7 +56,7 @@ from ..io import (
     write_archive,
 )
 from ..layers import deserialize_layer, serialize_layer
-from ..layers.base import zero_batch_bound
+from ..layers.base import has_unbuilt_layers, zero_batch_bound
 from ..layers.node import flat_shapes, format_shape
 from ..module import Module
 from ..version import __version__
@@ -248,10 +248,6 @@ def _rebuild(config: dict, custom_objects: dict, weights_bytes: int, stored) -> 
             if _own_weights(model).keys() != stored:
                 model.build(*build)
     return model
-
-
-def _unbuilt(model: Module) -> bool:
-    return any(getattr(m, "built", True) is False for m in model.modules())
 
 
 def _deserialize_model(config: dict, custom_objects: dict) -> Module:
@@ -510,13 +506,13 @@ def load_weights(model: Module, filepath: str | os.PathLike) -> None:
     larger than the model's weights can take is refused before it is read."""
     path = os.fspath(filepath)
     shape = model._known_input_shape() if _is_model(model) else None
-    if shape is not None and _unbuilt(model):
+    if shape is not None and has_unbuilt_layers(model):
         model.build(shape, model._build_input_dtype)
     own = _own_weights(model)
     budget = safetensors_budget(sum(w.size for w in own.values()), len(own))
     needs = f"{type(model).__name__}'s weights take at most {budget:,}" + (
         " (is the model built? call it on data or model.build(input_shape) first)"
-        if _is_model(model) and _unbuilt(model) else "")
+        if _is_model(model) and has_unbuilt_layers(model) else "")
     with open_regular(path) as f:
         is_zip = zipfile.is_zipfile(f)
     if is_zip:
