@@ -222,6 +222,15 @@ def test_building_an_autoencoder_runs_no_data():
     assert model.decoder.layers[0].kernel.shape == (3, 5)
 
 
+def test_building_a_gan_runs_no_data_and_builds_both_networks():
+    gan = GAN(Sequential([L.Dense(8, activation="relu"), L.Dense(4)]),
+              Sequential([L.Dense(6, activation="relu"), L.Dense(1)]), latent_dim=3)
+    with no_data_runs():
+        gan.build((None, 3))
+    assert gan.generator.layers[1].kernel.shape == (8, 4)
+    assert gan.discriminator.layers[0].kernel.shape == (4, 6)
+
+
 # ---------------------------------------------------------------- large models load
 
 
