@@ -25,6 +25,8 @@ TIMEOUT_S = 10
 
 
 def _loaders() -> dict:
+    from zero_batch_model import CUSTOM_OBJECTS
+
     import chainrule as cr
     from chainrule.unsupervised import DBN, RBM
 
@@ -32,7 +34,11 @@ def _loaders() -> dict:
         model = cr.models.Sequential([cr.layers.Dense(8, input_dim=4), cr.layers.Dense(1)])
         model.load_weights(path)
 
+    def load_custom_model(path):
+        cr.models.load_model(path, custom_objects=CUSTOM_OBJECTS)
+
     return {"load_model": cr.models.load_model, "load_weights": load_weights,
+            "load_model with ZeroBatchNet": load_custom_model,
             "RBM.load": RBM.load, "DBN.load": DBN.load, "load_arrays": cr.io.load_arrays,
             "load_mnist": cr.datasets.load_mnist, "load_churn": cr.datasets.load_churn,
             "sha256_of": cr.io.sha256_of, "get_file": cr.io.get_file}

@@ -1,4 +1,5 @@
-"""Hostile files against every public loader (issue 10, points 1-6 and 9).
+"""Hostile files against every public loader (issue 10, points 1-6 and 9), and large
+legitimate models that must load from shapes alone (point 3).
 
 Each case runs in its own process (forked by ``hostile_runner.py`` from one child
 that imports chainrule once) under a 1 GiB address-space limit and a 10 s alarm,
@@ -28,10 +29,19 @@ from hostile_files import (
     stored,
     zip_bytes,
 )
+from zero_batch_model import ZeroBatchNet
 
 import chainrule as cr
-from chainrule.layers import LSTM, Conv2D, Dense, Flatten
-from chainrule.models import Sequential
+from chainrule.layers import (
+    LSTM,
+    Conv2D,
+    Dense,
+    Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    MaxPooling2D,
+)
+from chainrule.models import Model, Sequential
 from chainrule.unsupervised import DBN, RBM
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -82,14 +92,23 @@ class Sources:
         lstm.save(tmp / "lstm.keras")
         RBM(6, 3).save(tmp / "rbm.zip")
         DBN([6, 3, 2]).save(tmp / "dbn.zip")
-        self.model, self.conv, self.lstm, self.rbm, self.dbn = (
+        x = cr.Input((3,), name="x")
+        Model(x, Dense(1, name="y")(Dense(2, name="h")(x))).save(tmp / "graph.keras")
+        self.model, self.conv, self.lstm, self.rbm, self.dbn, self.graph = (
             _members(tmp / name) for name in ("model.keras", "conv.keras", "lstm.keras",
-                                              "rbm.zip", "dbn.zip"))
+                                              "rbm.zip", "dbn.zip", "graph.keras"))
         self.weights = self.model[WEIGHTS]
         self.bzip2 = bzip2_bomb()  # 512 MiB of zeros in about 4 KB
         self.deflated = deflate_bomb_within_ratio()  # 256 MiB in 2 MB: 128:1
 
     def path(self, name: str) -> pathlib.Path:
+        return self.tmp / name
+
+    def saved(self, name: str, model, input_shape: tuple) -> pathlib.Path:
+        """``model`` built for ``input_shape`` and saved by chainrule."""
+        cr.manual_seed(0)
+        model.build(input_shape)
+        model.save(self.tmp / name)
         return self.tmp / name
 
     def bz2_member(self, name: str, honest: bytes) -> tuple:
@@ -137,6 +156,25 @@ def _first_dense(units, inputs):
         units=units, input_shape=[inputs])
 
 
+def _graph_node(layer: str, refers_to: str):
+    """Make the functional graph's layer ``layer`` read ``refers_to``'s output."""
+    def change(config):
+        entry = next(e for e in config["config"]["layers"] if e["name"] == layer)
+        entry["inbound_nodes"][0]["args"][0]["keras_history"] = [refers_to, 0, 0]
+    return change
+
+
+def _graph_layers(n: int):
+    return lambda config: config["config"]["layers"].extend(
+        {"name": f"l{i}", "class_name": "Dense", "config": {"units": 1, "name": f"l{i}"}}
+        for i in range(n))
+
+
+def _graph_units(units: int):
+    return lambda config: next(e for e in config["config"]["layers"] if e["name"] == "h")[
+        "config"].update(units=units)
+
+
 def _idx(dims, body: bytes) -> bytes:
     return bytes([0, 0, 8, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims) + body
 
@@ -146,6 +184,8 @@ def _kind_config(kind: str, config: dict) -> bytes:
 
 
 MFE, VE = "ModelFormatError", "ValueError"
+MORE_WEIGHTS = "more weight values than model.weights.safetensors can hold"
+ZERO_BATCH_LOADER = "load_model with ZeroBatchNet"
 DECLARES_256_MIB = "declares 268,435,456 bytes"
 FIFO_WORDS = ("FIFO", "not a regular file")
 # (name, loader, make(sources) -> path, expected error or None, words of the message)
@@ -180,22 +220,55 @@ CASES = [
     ("deflate member declaring 1 KB, inflating 256 MiB", "load_model", lambda s: _zip(
         s.path("liar.keras"), s.model, s.deflate_member(WEIGHTS, len(s.weights))),
      MFE, ["safetensors"]),
-    # 3. a tiny config demanding huge work
-    ("Conv2D on a 2048x2048 build input", "load_model", lambda s: _with_config(
-        s.path("c2048.keras"), s.conv, _build_input([None, 2048, 2048, 1])),
-     MFE, ["build_config.input_shape", "1048576 values"]),
-    ("Conv2D on a 1024x1024 build input", "load_model", lambda s: _with_config(
-        s.path("c1024.keras"), s.conv, _build_input([None, 1024, 1024, 1])),
-     MFE, ["up to 37,748,736 values per sample"]),
-    ("LSTM over a million steps", "load_model", lambda s: _with_config(
-        s.path("lstm_1m.keras"), s.lstm, _build_input([None, 1_000_000, 1])),
-     MFE, ["a recurrent layer over 1,000,000 time steps"]),
+    # 3. a tiny config demanding huge work: layers build from shapes (no data runs), so
+    # a large input costs only the weights it implies, which the weights member bounds
+    ("Conv2D + Flatten + Dense rebuilt for 2048x2048 input", "load_model",
+     lambda s: _with_config(s.path("c2048.keras"), s.conv, _build_input(
+         [None, 2048, 2048, 1])), MFE, [MORE_WEIGHTS]),
+    ("Conv2D + Flatten + Dense rebuilt for 1024x1024 input", "load_model",
+     lambda s: _with_config(s.path("c1024.keras"), s.conv, _build_input(
+         [None, 1024, 1024, 1])), MFE, [MORE_WEIGHTS]),
+    ("LSTM saved for 5 steps, rebuilt for a million (loads)", "load_model",
+     lambda s: _with_config(s.path("lstm_1m.keras"), s.lstm, _build_input(
+         [None, 1_000_000, 3])), None, []),
     ("Dense of 10**9 units", "load_model", lambda s: _with_config(
-        s.path("units.keras"), s.model, _first_dense(10**9, 10**6)),
-     MFE, ["a layer of width 1,000,000,000"]),
+        s.path("units.keras"), s.model, _first_dense(10**9, 10**6)), MFE, [MORE_WEIGHTS]),
     ("Dense of 50,000 x 50,000 weights", "load_model", lambda s: _with_config(
-        s.path("wide.keras"), s.model, _first_dense(50_000, 50_000)),
-     MFE, ["more weight values than model.weights.safetensors can hold"]),
+        s.path("wide.keras"), s.model, _first_dense(50_000, 50_000)), MFE, [MORE_WEIGHTS]),
+    ("absurd build input, 2**31 x 2**31 values a sample", "load_model",
+     lambda s: _with_config(s.path("absurd.keras"), s.conv, _build_input(
+         [None, 2**31, 2**31, 1])),
+     MFE, ["build_config.input_shape", "at most 4,294,967,296 values a sample"]),
+    ("functional graph with a cycle", "load_model", lambda s: _with_config(
+        s.path("cycle.keras"), s.graph, _graph_node("h", "y")), MFE, ["never made"]),
+    ("functional graph of 10,003 layers", "load_model", lambda s: _with_config(
+        s.path("many.keras"), s.graph, _graph_layers(10_000)), MFE, ["at most 10000"]),
+    ("functional graph with a Dense of 10**9 units", "load_model", lambda s: _with_config(
+        s.path("graph_units.keras"), s.graph, _graph_units(10**9)), MFE, [MORE_WEIGHTS]),
+    # ... and large legitimate models saved by chainrule load, from shapes alone
+    ("224x224x3 CNN with 64 filters (loads)", "load_model", lambda s: s.saved(
+        "cnn224.keras", Sequential([
+            Conv2D(64, 3, padding="same", activation="relu"), MaxPooling2D(2),
+            Conv2D(64, 3, padding="same", activation="relu"), GlobalAveragePooling2D(),
+            Dense(10, activation="softmax")]), (None, 224, 224, 3)), None, []),
+    ("Conv2D on 2048x2048x1 (loads)", "load_model", lambda s: s.saved(
+        "conv2048.keras", Sequential([Conv2D(16, 3, activation="relu"), MaxPooling2D(4),
+                                      Conv2D(16, 3), GlobalMaxPooling2D(), Dense(1)]),
+        (None, 2048, 2048, 1)), None, []),
+    ("LSTM of 64 units over 100,000 steps (loads)", "load_model", lambda s: s.saved(
+        "lstm_long.keras", Sequential([LSTM(64), Dense(1)]), (None, 100_000, 8)), None, []),
+    # a subclassed model that cannot say its shapes is built on a bounded zero batch
+    ("subclassed model, a zero batch near the bound (loads)", ZERO_BATCH_LOADER,
+     lambda s: s.saved("zb_ok.keras", ZeroBatchNet(Sequential([
+         Conv2D(64, 3, padding="same"), GlobalAveragePooling2D(), Dense(1)])),
+         (None, 160, 160, 1)), None, []),
+    ("subclassed model, a zero batch of 2048x2048 through 64 filters", ZERO_BATCH_LOADER,
+     lambda s: _with_config(s.path("zb_big.keras"), _members(s.saved(
+         "zb_small.keras", ZeroBatchNet(Sequential([
+             Conv2D(64, 3, padding="same"), GlobalAveragePooling2D(), Dense(1)])),
+         (None, 16, 16, 1))), _build_input([None, 2048, 2048, 1])),
+     MFE, ["ZeroBatchNet cannot be built from shapes alone",
+           "up to 2,415,919,104 values per sample"]),
     # 4. RBM and DBN configs far larger than their arrays
     *((f"RBM config {n:,} wide with 6 x 3 weights", "RBM.load", lambda s, n=n: _zip(
         s.path(f"rbm{n}.zip"), {**s.rbm, "config.json": _kind_config(

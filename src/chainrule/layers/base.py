@@ -14,7 +14,9 @@ A ``forward`` with a ``mask=`` parameter receives its input's mask inside models
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -37,6 +39,7 @@ from .node import (
 # (added as they are defined) and those given to register_layer.
 LAYER_REGISTRY = Registry("layer class")
 _name_counts: dict[str, int] = {}
+_zero_batch_check: Callable | None = None  # set inside zero_batch_bound() only
 
 
 def _snake(name: str) -> str:
@@ -100,12 +103,42 @@ def _zeros_like_shape(shape: tuple, unknown: int) -> np.ndarray:
     return np.zeros([unknown if d is None else d for d in shape], dtype=get_default_dtype())
 
 
+def has_unbuilt_layers(module: Module) -> bool:
+    """Whether a layer below ``module`` (or it) has not made its weights yet."""
+    return any(getattr(m, "built", True) is False for m in module.modules())
+
+
+@contextlib.contextmanager
+def zero_batch_bound(check: Callable) -> Iterator[None]:
+    """Inside: ``check(module, input_shape)`` runs before any zero batch is run through
+    a module to find its shapes or build it (:func:`infer_output_shape`, and
+    ``Model.build`` for a subclassed model), and may raise to refuse it.
+
+    ``load_model`` bounds what a file may ask of such a batch this way; building from
+    shapes alone (every chainrule layer, Sequential, functional graphs) runs none."""
+    global _zero_batch_check
+    previous, _zero_batch_check = _zero_batch_check, check
+    try:
+        yield
+    finally:
+        _zero_batch_check = previous
+
+
+def check_zero_batch(module, input_shape) -> None:
+    """Ask the active :func:`zero_batch_bound` check (if any) whether ``module`` may
+    run a zero batch of ``input_shape`` (batch axis None; a list/dict of shapes for
+    several inputs)."""
+    if _zero_batch_check is not None:
+        _zero_batch_check(module, input_shape)
+
+
 def infer_output_shape(module, input_shape):
     """A module's output shape found by running it, Keras' ``compute_output_spec`` on
     NumPy: forward on zeros with every unknown dimension set to 2, then to 3; an output
     dimension that differs between the runs is unknown (None). Eval mode, no graph,
     every buffer and training flag restored. The fallback for layers without their own
-    ``compute_output_shape``."""
+    ``compute_output_shape``; bounded by :func:`zero_batch_bound` when one is active."""
+    check_zero_batch(module, input_shape)
     flags = [(m, m.training) for m in module.modules()]
     saved = [(b, b.data.copy()) for _, b in module.named_buffers()]
     module.eval()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import losses, optim
-from ..layers.base import _snake, infer_output_shape, unique_name
+from ..layers.base import _snake, has_unbuilt_layers, infer_output_shape, unique_name
 from ..layers.node import Operation, any_symbolic, forward_takes_mask
 from ..layers.serialization import register_layer
 from ..module import Module
@@ -99,7 +99,7 @@ class Model(FunctionalAPI, Operation, Module):
     def compute_output_shape(self, input_shape):
         """The output shape for inputs of ``input_shape`` (batch axis None): through the
         graph's layers for ``Model(inputs, outputs)``; a subclassed model runs on zeros
-        to find it (see ``infer_output_shape``)."""
+        to find it (see ``infer_output_shape``) unless it overrides this method."""
         if self._graph is not None:
             return self._graph_output_shape(input_shape)
         return infer_output_shape(self, input_shape)
@@ -155,15 +155,26 @@ class Model(FunctionalAPI, Operation, Module):
         return self.input_dtype is not None and np.dtype(self.input_dtype).kind in "iub"
 
     def build(self, input_shape: tuple, dtype=None) -> None:
-        """Create every lazily built weight by running a zero batch of ``input_shape``
-        ((None, features...) or (features...)) through the model; nothing learned changes."""
+        """Create every lazily built weight for inputs of ``input_shape`` ((None,
+        features...) or (features...)); nothing learned changes. A subclass that defines
+        its own ``compute_output_shape`` (building its parts on the way, as
+        ``Autoencoder`` does with ``output_shape_of``) is built from shapes alone; any
+        other, or one whose parts that leaves unbuilt, runs a zero batch through
+        ``forward`` (which ``load_model`` bounds)."""
         if self._graph is not None:
             return  # a graph is built when it is drawn
         input_shape = tuple(input_shape)
         if not input_shape or input_shape[0] is not None:
             input_shape = (None, *input_shape)
-        summary_module.run_zero_batch(self, input_shape, dtype or self.input_dtype)
+        if self._has_shape_rule():
+            self.compute_output_shape(input_shape)
+        if not self._has_shape_rule() or has_unbuilt_layers(self):
+            summary_module.run_zero_batch(self, input_shape, dtype or self.input_dtype)
         self._build_input_shape = input_shape
+
+    def _has_shape_rule(self) -> bool:
+        """Whether a subclassed model says its output shape itself (no zero batch)."""
+        return type(self).compute_output_shape is not Model.compute_output_shape
 
     def count_params(self) -> int:
         """Number of parameter values (trainable and frozen)."""

@@ -15,8 +15,11 @@ through their own ``get``. The architecture is rebuilt first, with weights that 
 read-only zeros taking no memory (no random numbers are drawn), counted against
 what the weights member declares; what the architecture needs then bounds every
 byte read from the file (weights, optimizer state) before anything is inflated.
-What a build config may ask of the zero batch that builds lazy layers is bounded
-too (``_check_build_cost``). Any problem raises :class:`ModelFormatError`, and a
+Layers are built from shapes alone (``compute_output_shape``), running no data, so
+a large input shape costs nothing but the weights it implies. Only a module that
+cannot say its shapes (a subclassed model without ``compute_output_shape``, a custom
+layer) is built on a zero batch, and what a file may ask of that batch is bounded
+(``_check_zero_batch``). Any problem raises :class:`ModelFormatError`, and a
 model is returned only when everything has loaded.
 
 ``metadata.json`` also holds chainrule's random-generator state at save time;
@@ -53,6 +56,8 @@ from ..io import (
     write_archive,
 )
 from ..layers import deserialize_layer, serialize_layer
+from ..layers.base import has_unbuilt_layers, zero_batch_bound
+from ..layers.node import flat_shapes, format_shape
 from ..module import Module
 from ..version import __version__
 
@@ -60,9 +65,11 @@ FORMAT = "chainrule.model"
 FORMAT_VERSION = 1
 CONFIG, WEIGHTS = "config.json", "model.weights.safetensors"
 OPTIONAL = ("compile.json", "optimizer.json", "optimizer.safetensors", "metadata.json")
-# What a file's build config may ask of the zero batch that builds its lazy layers
-# (until layers are built from shapes alone, without running a batch):
-MAX_INPUT_VALUES = 1 << 20  # values per sample of build_config.input_shape
+# A sample of more values than this (16 GiB in float32) is no input a saved model was
+# built for: such a build_config.input_shape is corrupt or hostile.
+MAX_SAMPLE_VALUES = 1 << 32
+# What a file may ask of a zero batch, for the modules that cannot build from shapes
+# alone (a subclassed model without compute_output_shape, a custom layer or module):
 MAX_WIDTH = 1 << 16  # units, filters or output_dim of one layer
 MAX_ZERO_BATCH_VALUES = 1 << 24  # input values x widest layer x largest kernel area
 MAX_TIMESTEPS = 1 << 13  # the time axis, in a model with a recurrent layer
@@ -227,12 +234,12 @@ def _load(archive: Archive, custom_objects: dict, compile: bool, restore_rng: bo
 
 def _rebuild(config: dict, custom_objects: dict, weights_bytes: int, stored) -> Module:
     """The model ``config`` describes, its weights placeholders (read-only zeros) no
-    more than ``weights_bytes`` values in all; lazy layers built from build_config
-    when the weights file holds weights (names ``stored``) they have not made yet."""
+    more than ``weights_bytes`` values in all; lazy layers built (from shapes) with
+    build_config when the weights file holds weights (names ``stored``) they have not
+    made yet. A zero batch, where a module needs one, is bounded first."""
     build = _build_config(config.get("build_config"))
-    if build is not None:
-        _check_build_cost(config, build[0])
-    with _building_guard(weights_bytes):
+    with _building_guard(weights_bytes), \
+            zero_batch_bound(lambda module, shape: _check_zero_batch(config, module, shape)):
         model = _deserialize_model(config, custom_objects)
         if not _is_model(model):
             raise ModelFormatError(f"{CONFIG}: class {config['class_name']!r} is not a Model.")
@@ -241,10 +248,6 @@ def _rebuild(config: dict, custom_objects: dict, weights_bytes: int, stored) -> 
             if _own_weights(model).keys() != stored:
                 model.build(*build)
     return model
-
-
-def _unbuilt(model: Module) -> bool:
-    return any(getattr(m, "built", True) is False for m in model.modules())
 
 
 def _deserialize_model(config: dict, custom_objects: dict) -> Module:
@@ -274,17 +277,32 @@ def _build_config(build) -> tuple | None:
     dtype = build.get("input_dtype") if isinstance(build, dict) else None
     if not isinstance(shape, list) or len(shape) < 2 or shape[0] is not None \
             or not all(type(d) is int and d > 0 for d in shape[1:]) \
-            or math.prod(shape[1:]) > MAX_INPUT_VALUES:
+            or math.prod(shape[1:]) > MAX_SAMPLE_VALUES:
         raise ModelFormatError(f"{CONFIG}: build_config.input_shape {shape!r:.100} must be "
-                               f"[null, positive ints...] of at most {MAX_INPUT_VALUES} values.")
+                               f"[null, positive ints...] of at most {MAX_SAMPLE_VALUES:,} "
+                               f"values a sample.")
     if dtype is not None and dtype not in ("float16", "float32", "float64", "int32", "int64",
                                            "uint8", "bool"):
         raise ModelFormatError(f"{CONFIG}: unsupported build_config.input_dtype {dtype!r:.50}.")
     return tuple(shape), dtype
 
 
-def _check_build_cost(config: dict, input_shape: tuple) -> None:
-    """Bound what building lazy layers on a zero batch of ``input_shape`` may cost.
+def _check_zero_batch(config: dict, module, input_shape) -> None:
+    """Refuse a zero batch of ``input_shape`` (a shape, or a list/dict of them) through
+    ``module`` that would cost more than the bounds allow (see ``_zero_batch_cost``)."""
+    for shape in flat_shapes(input_shape):
+        problem = _zero_batch_cost(config, [3 if d is None else d for d in shape[1:]])
+        if problem:
+            raise ModelFormatError(
+                f"{CONFIG}: {type(module).__name__} cannot be built from shapes alone, so "
+                f"building it runs a batch of zeros of shape {format_shape(shape):.100}, and "
+                f"the architecture asks of it {problem}; chainrule does not run such a "
+                f"batch for a file (build the model in code and use load_weights).")
+
+
+def _zero_batch_cost(config: dict, dims: list[int]) -> str | None:
+    """What is too much in a zero batch of samples of ``dims`` through the layers of
+    ``config``, in words; None when it is within bounds.
 
     Per sample, a layer's output holds at most the input's values (its spatial axes
     grown by every zero padding, then by every upsampling factor and transposed
@@ -298,32 +316,35 @@ def _check_build_cost(config: dict, input_shape: tuple) -> None:
               if isinstance(e.get("class_name"), str) and isinstance(e.get("config"), dict)]
     widest = max([1, *(v for _, c in layers for k, v in c.items()
                        if k in ("units", "filters", "output_dim") and type(v) is int)])
-    kernel = max([1, *(math.prod(_ints(c.get("kernel_size"))) for _, c in layers)])
-    growth = math.prod(math.prod(_ints(c.get("size"))) for name, c in layers
+    kernel = max([1, *(_area(name, c.get("kernel_size")) for name, c in layers)])
+    growth = math.prod(_area(name, c.get("size")) for name, c in layers
                        if name.startswith("UpSampling")) * \
-        math.prod(math.prod(_ints(c.get("strides"))) for name, c in layers
+        math.prod(_area(name, c.get("strides")) for name, c in layers
                   if name.endswith("Transpose"))
     pad = 2 * sum(sum(_ints(c.get("padding"))) for name, c in layers
                   if name.startswith("ZeroPadding"))
-    values = math.prod(d + pad for d in input_shape[1:-1]) * input_shape[-1]
-    steps = input_shape[1]
+    values = math.prod(d + pad for d in dims[:-1]) * (dims[-1] if dims else 1)
+    steps = dims[0] if dims else 1
     heads = max([0, *(c.get("num_heads") for name, c in layers
                       if name == "MultiHeadAttention" and type(c.get("num_heads")) is int)])
     cost = max(values * growth * widest * kernel, heads * steps * steps)
     if widest > MAX_WIDTH:
-        problem = f"a layer of width {widest:,} (units or filters; at most {MAX_WIDTH:,})"
-    elif cost > MAX_ZERO_BATCH_VALUES:
-        problem = (f"inputs of shape {list(input_shape)} through layers {widest:,} wide "
-                   f"with kernels of {kernel:,} values" + (f", grown {growth:,} times" if
-                                                           growth > 1 else "")
-                   + f": up to {cost:,} values per sample (at most "
-                   f"{MAX_ZERO_BATCH_VALUES:,})")
-    elif steps > MAX_TIMESTEPS and any(name in RECURRENT_LAYERS for name, _ in layers):
-        problem = f"a recurrent layer over {steps:,} time steps (at most {MAX_TIMESTEPS:,})"
-    else:
-        return
-    raise ModelFormatError(f"{CONFIG}: the architecture asks for {problem}; chainrule does "
-                           f"not build such a model from a file.")
+        return f"a layer of width {widest:,} (units or filters; at most {MAX_WIDTH:,})"
+    if cost > MAX_ZERO_BATCH_VALUES:
+        return (f"layers {widest:,} wide with kernels of {kernel:,} values"
+                + (f", grown {growth:,} times" if growth > 1 else "")
+                + f": up to {cost:,} values per sample (at most {MAX_ZERO_BATCH_VALUES:,})")
+    if steps > MAX_TIMESTEPS and any(name in RECURRENT_LAYERS for name, _ in layers):
+        return f"a recurrent layer over {steps:,} time steps (at most {MAX_TIMESTEPS:,})"
+    return None
+
+
+def _area(class_name: str, value) -> int:
+    """The product of a window, size or stride over a layer's spatial axes: a list's
+    ints multiplied, one int raised to the number of axes (2 for a "...2D" layer)."""
+    if type(value) is int and value >= 0:
+        return value ** (2 if "2D" in class_name else 1)
+    return math.prod(_ints(value))
 
 
 def _ints(value) -> list[int]:
@@ -485,13 +506,13 @@ def load_weights(model: Module, filepath: str | os.PathLike) -> None:
     larger than the model's weights can take is refused before it is read."""
     path = os.fspath(filepath)
     shape = model._known_input_shape() if _is_model(model) else None
-    if shape is not None and _unbuilt(model):
+    if shape is not None and has_unbuilt_layers(model):
         model.build(shape, model._build_input_dtype)
     own = _own_weights(model)
     budget = safetensors_budget(sum(w.size for w in own.values()), len(own))
     needs = f"{type(model).__name__}'s weights take at most {budget:,}" + (
         " (is the model built? call it on data or model.build(input_shape) first)"
-        if _is_model(model) and _unbuilt(model) else "")
+        if _is_model(model) and has_unbuilt_layers(model) else "")
     with open_regular(path) as f:
         is_zip = zipfile.is_zipfile(f)
     if is_zip:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from ..backend import get_default_dtype
+from ..layers.base import check_zero_batch
 from ..layers.node import flat_shapes, format_shape, inbound_nodes
 from .training import inference_mode
 
@@ -70,7 +71,9 @@ def zero_batch(input_shape: tuple, dtype=None) -> np.ndarray:
 
 def run_zero_batch(model, input_shape: tuple, dtype=None) -> dict:
     """Run a zero batch through ``model``, building lazy layers; returns each direct
-    child's output shape. Buffers and training flags are left exactly as they were."""
+    child's output shape. Buffers and training flags are left exactly as they were;
+    bounded by ``zero_batch_bound`` when one is active (``load_model``)."""
+    check_zero_batch(model, input_shape)
     saved = {id(b): (b, b.data.copy()) for _, b in model.named_buffers()}
     try:
         with inference_mode(model), recording_shapes(model._summary_children()) as shapes:
