@@ -1,12 +1,11 @@
-"""One training epoch of ``examples/mnist_cnn.py``'s CNN: chainrule ``fit`` vs PyTorch (CPU).
+"""One training epoch of the MNIST CNN walkthrough's network: chainrule ``fit`` vs PyTorch (CPU).
 
 The network: Conv2D(32, 3x3, relu), MaxPooling2D(2), Conv2D(64, 3x3, relu),
 MaxPooling2D(2), Flatten, Dropout(0.5), Dense(128, relu), Dense(10), softmax
 cross-entropy, Adam (lr 1e-3), batch 64, on the same 8,000 MNIST training images
-(random images of the same shape when the MNIST files are absent: the time does
-not depend on the pixels). chainrule runs ``model.fit(x, y, epochs=1, verbose=0)``
-on (N, 28, 28, 1) exactly as the example builds it; torch runs the same layers in
-NCHW as a hand-written shuffled loop (``nn.CrossEntropyLoss`` on logits). One
+(shipped with chainrule). chainrule runs ``model.fit(x, y, epochs=1, verbose=0)``
+on (N, 28, 28, 1) exactly as ``chainrule.tutorials.mnist_cnn`` builds it; torch runs
+the same layers in NCHW as a hand-written shuffled loop (``nn.CrossEntropyLoss`` on logits). One
 process, the two take turns epoch by epoch (``common.time_interleaved``); each
 cell is the median over ``--repeats`` epochs. Goal: chainrule <= 1.5x torch.
 
@@ -27,7 +26,7 @@ import numpy as np
 from common import fmt_ratio, machine_lines, markdown_table, median, set_threads, time_interleaved
 
 import chainrule as cr
-from chainrule.demo.runner import load_example
+from chainrule.tutorials import mnist_cnn
 
 try:
     import torch
@@ -35,17 +34,12 @@ except ImportError:  # the chainrule column still prints
     torch = None
 
 GOAL = 1.5
-mnist_cnn = load_example("mnist_cnn.py")
 
 
 def training_data() -> tuple[np.ndarray, np.ndarray, str]:
     """(x (8000, 28, 28, 1) float32, y (8000,) int64, where they came from)."""
-    if mnist_cnn.find_mnist() is not None:
-        x, y, _, _ = mnist_cnn.load_mnist_split()
-        return x, y, "MNIST, first 8,000 test-release images"
-    rng = np.random.default_rng(0)
-    x = rng.random((mnist_cnn.TRAIN_SIZE, 28, 28, 1), dtype=np.float32)
-    return x, rng.integers(0, 10, len(x)), "random images (MNIST files not found)"
+    x, y, _, _ = mnist_cnn.load_split()
+    return x, y, "MNIST, first 8,000 test-release images"
 
 
 def chainrule_epoch(x: np.ndarray, y: np.ndarray):

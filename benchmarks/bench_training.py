@@ -38,7 +38,6 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from common import (
@@ -64,7 +63,6 @@ try:
 except ImportError:
     sklearn = None
 
-CHURN_CSV = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "Churn_Modelling.csv"
 LR = 0.01
 
 
@@ -195,14 +193,8 @@ def lstm() -> dict[str, Callable[[], object]]:
 
 def churn_data() -> tuple[np.ndarray, np.ndarray, str]:
     """8,000 standardised rows of 11 features and 0/1 targets, and where they came from."""
-    if CHURN_CSV.is_file():
-        x, y, _ = cr.datasets.load_churn(CHURN_CSV)
-        x, y, source = x[:8000], y[:8000], "Churn_Modelling.csv, first 8,000 rows"
-    else:
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((8000, 11)).astype(np.float32)
-        y = (rng.random(8000) < 0.2).astype(np.int64)
-        source = "synthetic (Churn_Modelling.csv not found)"
+    x, y, _ = cr.datasets.load_churn()
+    x, y, source = x[:8000], y[:8000], "Churn_Modelling.csv (shipped), first 8,000 rows"
     x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
     return x, y, source
 

@@ -1,4 +1,5 @@
-"""The MNIST CNN of ``mnist_cnn.py``, trained data-parallel over MPI processes.
+"""The MNIST CNN of ``mnist_cnn.py`` (``chainrule.tutorials.mnist_cnn``), trained
+data-parallel over MPI processes.
 
     mpiexec -n 2 python examples/distributed_mnist.py [--epochs 3] [--quick] [--out DIR]
 
@@ -9,7 +10,9 @@ loss and accuracy, so the run trains as one process with batch 64 would. Each pr
 uses one BLAS thread (two processes on two cores). Only rank 0 prints and saves the
 model. Without mpiexec it trains on one process.
 
-``--quick`` uses scikit-learn's 8x8 digits (no file needed), as ``mnist_cnn.py --quick``.
+The data is the walkthrough's: the MNIST test release that ships with chainrule (the
+first 8,000 images train, the last 2,000 test), or with ``--quick`` scikit-learn's 8x8
+digits, as ``mnist_cnn.py --quick``.
 """
 
 from __future__ import annotations
@@ -19,19 +22,17 @@ import os
 import time
 from pathlib import Path
 
-import mnist_cnn
-
 import chainrule as cr
+from chainrule.tutorials import mnist_cnn
 
 
 def main(epochs: int = 3, quick: bool = False, out_dir: str | os.PathLike = "chainrule-demo",
-         mnist: str | os.PathLike | None = None, seed: int = 0) -> dict:
+         seed: int = 0) -> dict:
     """Train and test the CNN on ``size()`` processes; returns the numbers (every rank)."""
     cr.distributed.init()
     rank, size = cr.distributed.rank(), cr.distributed.size()
     say = print if rank == 0 else (lambda *args: None)
-    x_train, y_train, x_test, y_test = (mnist_cnn.load_digits_split() if quick
-                                        else mnist_cnn.load_mnist_split(mnist))
+    x_train, y_train, x_test, y_test = mnist_cnn.load_split(quick)
     batch_size = mnist_cnn.BATCH_SIZE // size
     say(f"{size} process(es) x batch {batch_size} (global batch {batch_size * size}); "
         f"train {x_train.shape}, test {x_test.shape}")
@@ -60,11 +61,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
                         help="scikit-learn's 8x8 digits instead of MNIST")
-    parser.add_argument("--mnist", default=None, help="folder with the MNIST IDX files")
     parser.add_argument("--out", default="chainrule-demo", help="folder for the saved model")
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
     args = parse_args()
-    main(epochs=args.epochs, quick=args.quick, out_dir=args.out, mnist=args.mnist)
+    main(epochs=args.epochs, quick=args.quick, out_dir=args.out)

@@ -16,8 +16,9 @@ learning rate 1e-2, the others with 3e-3) and print our row beside the paper's:
                           Dense(10, softmax)   (relu, "same" padding)
     GRU                   GRU(64) over the 40 steps, Dense(10, softmax)
 
-(b) A character-level language model over ``examples/data/chain_rule.txt`` (a few
-paragraphs about backpropagation written for this project, in the public domain),
+(b) A character-level language model over ``cr.datasets.chain_rule_text()`` (a few
+paragraphs about backpropagation written for this project, in the public domain,
+shipped with chainrule),
 as Keras' ``lstm_text_generation`` example: windows of 40 characters, every 3rd
 position, each labelled with the character that follows it::
 
@@ -32,6 +33,7 @@ from p ** (1 / T), renormalised).
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from pathlib import Path
@@ -46,7 +48,6 @@ PAPER = {"logistic regression": 0.32, "MLP": 0.68, "CNN": 0.94, "GRU": 0.91}
 EPOCHS = {"logistic regression": 30, "MLP": 40, "CNN": 25, "GRU": 30}
 LEARNING_RATES = {"logistic regression": 3e-3, "MLP": 1e-2, "CNN": 3e-3, "GRU": 3e-3}
 QUICK_EPOCHS = {"logistic regression": 5, "MLP": 5, "CNN": 5, "GRU": 3}
-TEXT_PATH = Path(__file__).resolve().parent / "data" / "chain_rule.txt"
 WINDOW, STRIDE = 40, 3
 LM_EPOCHS, QUICK_LM_EPOCHS = 20, 4
 
@@ -144,12 +145,11 @@ def sample(model: Sequential, chars: list[str], seed_text: str, length: int,
     return "".join(out)
 
 
-def run_char_lm(quick: bool, seed: int, say, text_path: Path = TEXT_PATH,
-                sample_length: int = 160) -> dict:
+def run_char_lm(quick: bool, seed: int, say, sample_length: int = 160) -> dict:
     """Train the character LSTM; its loss per epoch and samples before and after."""
-    text = " ".join(text_path.read_text().lower().split())
+    text = " ".join(cr.datasets.chain_rule_text().lower().split())
     chars, x, y = char_windows(text)
-    say(f"(b) character LSTM over {text_path.name}: {len(text)} characters, "
+    say(f"(b) character LSTM over chain_rule.txt: {len(text)} characters, "
         f"vocabulary {len(chars)}, {len(x)} windows of {WINDOW}")
     cr.manual_seed(seed)
     model = char_model(len(chars))
@@ -203,6 +203,9 @@ def main(out_dir: str | os.PathLike | None = None, quick: bool = False, verbose:
 
 
 if __name__ == "__main__":
-    from chainrule.demo import run_example_script
-
-    run_example_script(main)
+    parser = argparse.ArgumentParser(description=__doc__.strip().split("\n")[0])
+    parser.add_argument("--out", default="chainrule-demo", help="folder for the plot")
+    parser.add_argument("--quick", action="store_true", help="fewer epochs")
+    args = parser.parse_args()
+    for title, path in main(out_dir=args.out, quick=args.quick, verbose=True)["plots"].items():
+        print(f"plot ({title}): {path}")

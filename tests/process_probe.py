@@ -22,6 +22,11 @@ _PRELUDE = r"""
 import ctypes, json, os, sys, warnings
 import numpy as np
 import safetensors.numpy, threadpoolctl, tqdm  # chainrule's dependencies, loaded first
+for _extra in ("sklearn.base", "pandas"):  # extras' packages (chainrule.sklearn, the CLI):
+    try:  # importing them sets environment variables and warning filters of their own
+        __import__(_extra)
+    except ImportError:
+        pass
 
 calls = []
 _umask = os.umask

@@ -16,10 +16,7 @@ PACKAGE = ROOT / "src" / "chainrule"
 FACADE = "chainrule"  # the floor of chainrule/__init__.py, the public namespace
 
 # Cycles that another branch is removing; each must still exist (then delete it here).
-KNOWN_CYCLES = {
-    frozenset({"chainrule.demo.registry", "chainrule.demo.runner"}):
-        "demo/ is being rewritten as the tutorials runner (the 'standalone' branch)",
-}
+KNOWN_CYCLES: dict[frozenset, str] = {}
 
 
 def floors() -> dict[str, int]:

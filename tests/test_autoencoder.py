@@ -1,18 +1,14 @@
 """Autoencoder: fit(X) trains on X itself, encode/decode, denoising, conv variant."""
 
-import pathlib
-
 import numpy as np
 import pytest
+from tutorial_helpers import assert_expected, assert_plots
 
 import chainrule as cr
-from chainrule.demo.runner import load_example as _load_example
 from chainrule.layers import Dense, GaussianNoise
 from chainrule.models import Sequential
+from chainrule.tutorials import autoencoder as autoencoder_walkthrough
 from chainrule.unsupervised import Autoencoder
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
 
 
 def digits():
@@ -92,29 +88,19 @@ def test_autoencoder_checks_its_arguments():
         Autoencoder(lambda x: x, Sequential([Dense(2)]))
 
 
-def load_example(name):
-    """examples/<name>.py, imported by the demo's loader (one home for it)."""
-    return _load_example(f"{name}.py")
-
-
-def test_example_quick(tmp_path):
-    result = load_example("autoencoder").main(out_dir=tmp_path, quick=True)
+def test_walkthrough_quick(tmp_path):
+    result = autoencoder_walkthrough.main(out_dir=tmp_path, quick=True)
     # measured (seed 0): dense 0.0264, denoised 0.0452 vs noisy 0.115, conv 0.034
-    assert result["dense"]["test_mse"] < 0.032
+    assert_expected(autoencoder_walkthrough, result, quick=True)
     assert result["denoising"]["denoised_mse"] < 0.5 * result["denoising"]["noisy_mse"]
     assert result["denoising"]["denoised_mse"] < result["denoising"]["plain_autoencoder_mse"]
-    assert result["conv"]["test_mse"] < 0.05
+    assert_plots(result, 2)
 
 
 @pytest.mark.slow
-def test_example_mnist_dense(tmp_path):
-    """MNIST, dense and denoising autoencoders (the convolutional one is in the docs' run)."""
-    if not (MNIST / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"MNIST not found in {MNIST}")
-    result = load_example("autoencoder").main(quick=False, conv=False)
-    # measured (seed 0): dense 0.0108, denoised 0.0302 vs noisy 0.1156
-    assert result["dense"]["test_mse"] < 0.013
-    assert result["denoising"]["denoised_mse"] < 0.04
+def test_walkthrough_on_mnist():
+    """MNIST: dense and denoising, 30 epochs each, and the convolutional one, 2 epochs."""
+    assert_expected(autoencoder_walkthrough, autoencoder_walkthrough.main())
 
 
 def test_tile_images_places_each_image_in_its_cell(tmp_path):

@@ -1,20 +1,16 @@
 """DBN: greedy layer-wise pretraining, exact weight transfer to a Sequential,
 fine-tuning with few labels, save/load."""
 
-import pathlib
-
 import numpy as np
 import pytest
+from tutorial_helpers import assert_expected, assert_plots
 
 import chainrule as cr
-from chainrule.demo.runner import load_example as _load_example
 from chainrule.io import ModelFormatError
 from chainrule.layers import Dense
 from chainrule.models import Sequential
+from chainrule.tutorials import dbn as dbn_walkthrough
 from chainrule.unsupervised import DBN, RBM
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
 
 
 def digits():
@@ -66,7 +62,11 @@ def test_to_model_fine_tunes_with_fit():
     model.compile(optimizer=cr.optim.Adam(lr=3e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     history = model.fit(X[:500], y[:500], epochs=10, batch_size=32, verbose=0)
-    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    # The loss roughly halves: last/first measured 0.47-0.52 over seeds 0-4, whether the
+    # softmax head draws its weights when added (Sequential builds every layer once the
+    # input shape is known) or at the first batch (before); accuracy 0.83-0.91.
+    assert history.history["loss"][-1] < 0.6 * history.history["loss"][0]
+    assert history.history["accuracy"][-1] > 0.8
     assert not np.array_equal(model.layers[0].kernel.numpy(), dbn.rbms[0].W)
 
 
@@ -90,22 +90,13 @@ def test_save_load_round_trip(tmp_path):
         DBN.load(tmp_path / "rbm.zip")
 
 
-def load_example(name):
-    """examples/<name>.py, imported by the demo's loader (one home for it)."""
-    return _load_example(f"{name}.py")
-
-
-def test_example_quick_pretraining_helps(tmp_path):
-    result = load_example("dbn").main(out_dir=tmp_path, quick=True)
-    assert result["pretrained_accuracy"] > result["random_init_accuracy"]
-    assert result["pretrained_accuracy"] > 0.75
+def test_walkthrough_quick_pretraining_helps(tmp_path):
+    result = dbn_walkthrough.main(out_dir=tmp_path, quick=True)
+    assert_expected(dbn_walkthrough, result, quick=True)
+    assert_plots(result, 1)
 
 
 @pytest.mark.slow
-def test_example_mnist(tmp_path):
-    """The full example (8,000 images pretrain, 1,000 labels)."""
-    if not (MNIST / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"MNIST not found in {MNIST}")
-    result = load_example("dbn").main(quick=False)
-    assert result["pretrained_accuracy"] > result["random_init_accuracy"] + 0.01
-    assert result["pretrained_accuracy"] > 0.9
+def test_walkthrough_on_mnist():
+    """8,000 images pretrain, 1,000 labels fine-tune."""
+    assert_expected(dbn_walkthrough, dbn_walkthrough.main())

@@ -1,58 +1,32 @@
-"""``chainrule demo``: the registry, the runner, the table, report.html and the CLI."""
+"""``chainrule demo``: it runs the walkthroughs from the package (never from the current
+directory), shows live progress, reports what each computed, exits non-zero when
+one does not run to the end, and writes report.html."""
 
 import base64
-import builtins
+import io
 import os
 import re
 import subprocess
 import sys
+import types
+from pathlib import Path
 
+import numpy as np
 import pytest
+from tutorial_helpers import PNG_SIGNATURE, has_matplotlib, pretend_missing
 
 from chainrule import cli
-from chainrule.demo import WALKTHROUGHS, Walkthrough, at_least, at_most, near, register
-from chainrule.demo.registry import CHURN_FILE, DemoContext, find_churn_csv, lookup
+from chainrule.demo import runner
 from chainrule.demo.report import flatten_numbers
-from chainrule.demo.runner import Outcome, run_walkthrough, select
-from chainrule.demo.summary import summary_table
+from chainrule.demo.runner import format_value
+from chainrule.tutorials import NAMES
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-TUTORIALS = ["two_layer_network", "celsius_neuron", "backprop_by_hand", "computational_graph",
-             "forward_propagation", "churn", "regularization"]
-
-
-def has_matplotlib() -> bool:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.fixture
-def no_matplotlib(monkeypatch):
-    real_import = builtins.__import__
-
-    def failing_import(name, *args, **kwargs):
-        if name.split(".")[0] == "matplotlib":
-            raise ImportError("No module named 'matplotlib' (simulated)")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", failing_import)
-
-
-@pytest.fixture
-def extra_walkthrough():
-    """Register walkthroughs for one test only."""
-    added = []
-
-    def add(walkthrough):
-        added.append(register(walkthrough))
-        return walkthrough
-
-    yield add
-    for w in added:
-        WALKTHROUGHS.remove(w)
+SRC = Path(__file__).resolve().parents[1] / "src"
+HOSTILE = ("import pathlib\n"
+           "pathlib.Path({marker!r}).write_text('a hostile {name}.py ran')\n"
+           "def main(**kwargs):\n"
+           "    pathlib.Path({marker!r}).write_text('a hostile {name}.main ran')\n"
+           "    return {{'plots': {{}}}}\n")
 
 
 def embedded_pngs(page: str) -> list[bytes]:
@@ -60,81 +34,88 @@ def embedded_pngs(page: str) -> list[bytes]:
             re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
 
 
+def section(page: str, name: str) -> str:
+    return page.split(f'<section id="{name}">')[1].split("</section>")[0]
+
+
 # ---------------------------------------------------------------- end to end
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """`chainrule demo --quick --out DIR`, once for the module."""
-    out = tmp_path_factory.mktemp("demo")
-    code = cli.main(["demo", "--quick", "--out", str(out)])
-    return code, out, (out / "report.html").read_text(encoding="utf-8")
+    """`python -m chainrule.cli demo --quick` (the current directory first on sys.path),
+    run once from a directory holding a hostile examples/<name>.py and <name>.py for
+    every walkthrough: each would write the marker file if it were run or imported."""
+    here = tmp_path_factory.mktemp("hostile")
+    marker = here / "MARKER"
+    (here / "examples").mkdir()
+    for name in NAMES:
+        for path in (here / "examples" / f"{name}.py", here / f"{name}.py"):
+            path.write_text(HOSTILE.format(marker=str(marker), name=name))
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    done = subprocess.run([sys.executable, "-m", "chainrule.cli", "demo", "--quick", "--out",
+                           "out"], cwd=here, env=env, capture_output=True, text=True,
+                          timeout=900)
+    page = (here / "out" / "report.html").read_text(encoding="utf-8")
+    return done, here, marker, page
 
 
-def test_quick_demo_runs_every_walkthrough(quick_run):
-    code, out, page = quick_run
-    assert code == 0
-    assert [w.name for w in WALKTHROUGHS][:len(TUTORIALS)] == TUTORIALS
-    for name in TUTORIALS:
-        assert f'<section id="{name}">' in page, name
-    assert page.count("<section id=") == len(WALKTHROUGHS)
-    assert "--quick" in page
+def test_quick_demo_runs_every_walkthrough_from_the_package(quick_run):
+    done, _, marker, page = quick_run
+    assert done.returncode == 0, done.stdout + done.stderr
+    for i, name in enumerate(NAMES, 1):
+        assert re.search(rf"^\[{i}/{len(NAMES)}\] {name} +ok \(", done.stdout, re.M), name
+        assert f'<section id="{name}">' in page
+    assert f"{len(NAMES)} of {len(NAMES)} walkthroughs ran to the end." in done.stdout
+    assert not marker.exists(), marker.read_text()
 
 
-def test_quick_demo_embeds_every_plot(quick_run):
-    _, out, page = quick_run
-    if not has_matplotlib():
-        assert "plots skipped" in page
-        return
-    pngs = embedded_pngs(page)
-    files = sorted(out.glob("*.png"))
-    assert len(pngs) >= len(files) >= 10  # every top-level plot, plus a few from subfolders
-    assert all(png.startswith(PNG_SIGNATURE) for png in pngs)
-    for name in ("two_layer_network", "celsius_neuron", "backprop_by_hand", "regularization"):
-        section = page.split(f'<section id="{name}">')[1].split("</section>")[0]
-        assert "data:image/png;base64," in section, name
+def test_quick_demo_report(quick_run):
+    _, here, _, page = quick_run
+    assert page.count("<section id=") == len(NAMES) and "quick run" in page
+    assert "white-space: pre-wrap" in page  # long printed lines wrap
+    graph = section(page, "computational_graph")
+    assert "digraph" not in graph  # drawn, never shown as DOT source
+    assert "<svg" in graph or "data:image/png;base64," in graph
+    assert "g = p * z" in graph and "[Mul: z = x * y" not in graph
+    assert ">364<" in section(page, "forward_propagation")
+    if has_matplotlib():
+        pngs = embedded_pngs(page)
+        assert len(pngs) >= len(list((here / "out").glob("*.png"))) >= 20
+        assert all(png.startswith(PNG_SIGNATURE) for png in pngs)
+        for name in ("two_layer_network", "churn", "mnist_cnn", "rbm", "gan"):
+            assert "data:image/png;base64," in section(page, name), name
 
 
-def test_quick_demo_shows_the_graph_and_numbers(quick_run):
-    _, out, page = quick_run
-    section = page.split('<section id="computational_graph">')[1].split("</section>")[0]
-    assert "<svg" in section or "digraph chainrule" in section
-    assert (out / "computational_graph.dot").is_file()
-    assert "∂g/∂x = ∂g/∂p · ∂p/∂x = -3 × 1 = -3" in section
-    forward = page.split('<section id="forward_propagation">')[1].split("</section>")[0]
-    assert ">364<" in forward and ">-3<" in forward
-
-
-def test_quick_demo_churn_is_run_or_skipped_with_help(quick_run):
-    _, _, page = quick_run
-    section = page.split('<section id="churn">')[1].split("</section>")[0]
-    if find_churn_csv() is None:
-        assert "Skipped" in section and "--churn PATH" in section
-    else:
-        assert "test_accuracy=" in page and "confusion_matrix" in section
-
-
-def test_demo_prints_progress_and_table(tmp_path, capsys):
+def test_demo_prints_progress_and_what_each_computed(tmp_path, capsys):
     code = cli.main(["demo", "--only", "computational_graph,forward_propagation",
                      "--out", str(tmp_path)])
     printed = capsys.readouterr().out
     assert code == 0
-    assert "[1/2] computational_graph" in printed and "[2/2] forward_propagation" in printed
+    assert "[1/2] computational_graph  The computational graph ..." in printed
+    assert "[2/2] forward_propagation  ok (" in printed
     row = next(line for line in printed.splitlines() if line.startswith("forward_propagation"))
-    assert "the guide's passes" in row and row.endswith("PASS")
-    assert "deep_output=364" in printed
-    assert "report: " in printed
+    assert "the guide's passes" in row and "relu_output=-3" in row and " ok " in row
+    assert "deep_output=364" in printed  # the key numbers wrap within their column
+    assert "report: " in printed and "PASS" not in printed
 
 
-# ---------------------------------------------------------------- options and failures
+def test_each_walkthrough_shows_a_live_progress_bar(tmp_path, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    names = ["two_layer_network", "celsius_neuron", "backprop_by_hand", "computational_graph",
+             "forward_propagation", "churn"]
+    assert cli.main(["demo", "--quick", "--only", ",".join(names), "--out",
+                     str(tmp_path)]) == 0
+    for name in names:
+        assert f"{name}:" in terminal.getvalue(), name
 
 
-def test_missing_churn_csv_is_skipped_with_instructions(tmp_path, capsys):
-    code = cli.main(["demo", "--only", "churn", "--churn", str(tmp_path / "nope.csv"),
-                     "--out", str(tmp_path)])
-    printed = capsys.readouterr().out
-    assert code == 0
-    assert "skipped" in printed and CHURN_FILE in printed and "--churn PATH" in printed
+# ---------------------------------------------------------------- failures and options
 
 
 def test_unknown_walkthrough_is_a_usage_error(tmp_path, capsys):
@@ -145,34 +126,49 @@ def test_unknown_walkthrough_is_a_usage_error(tmp_path, capsys):
 def test_list_and_no_command(capsys):
     assert cli.main(["demo", "--list"]) == 0
     listed = capsys.readouterr().out
-    assert all(name in listed for name in TUTORIALS)
+    assert all(name in listed for name in NAMES)
     assert cli.main([]) == 2
 
 
-def test_a_failing_walkthrough_sets_the_exit_code(tmp_path, extra_walkthrough, capsys):
-    script = tmp_path / "wrong.py"
-    script.write_text("def main(out_dir=None, quick=False, verbose=False):\n"
-                      "    print('forty-one')\n    return {'answer': 41, 'plots': {}}\n")
-    broken = tmp_path / "broken.py"
-    broken.write_text("def main(**kwargs):\n    raise RuntimeError('boom')\n")
-    extra_walkthrough(Walkthrough("wrong", "Wrong", "a wrong number", keys=("answer",),
-                                  checks=(near("answer", 42, 0),), script=str(script)))
-    extra_walkthrough(Walkthrough("broken", "Broken", "raises", script=str(broken)))
-    code = cli.main(["demo", "--only", "wrong,broken", "--out", str(tmp_path / "out")])
+def test_a_walkthrough_that_raises_sets_the_exit_code(tmp_path, monkeypatch, capsys):
+    def main(**kwargs):
+        print("forty-one")
+        raise RuntimeError("boom")
+
+    broken = types.SimpleNamespace(main=main, KEY_NUMBERS={})
+    real_load = runner.load
+    monkeypatch.setattr(runner, "load", lambda name: broken if name == "celsius_neuron"
+                        else real_load(name))
+    code = cli.main(["demo", "--only", "celsius_neuron,forward_propagation",
+                     "--out", str(tmp_path)])
     printed = capsys.readouterr().out
     assert code == 1
-    assert "FAIL" in printed and "answer ≈ 42 ± 0" in printed
-    assert "ERROR" in printed and "RuntimeError: boom" in printed
-    page = (tmp_path / "out" / "report.html").read_text()
+    assert "celsius_neuron       ERROR" in printed and "forward_propagation  ok" in printed
+    assert "celsius_neuron: raised RuntimeError: boom" in printed
+    assert "1 of 2 walkthroughs ran to the end." in printed
+    page = (tmp_path / "report.html").read_text()
     assert "forty-one" in page and "RuntimeError: boom" in page
 
 
-def test_plots_are_skipped_cleanly_without_matplotlib(tmp_path, no_matplotlib, capsys):
+def test_without_scikit_learn_the_demo_names_the_extra(tmp_path, monkeypatch, capsys):
+    pretend_missing(monkeypatch, "sklearn")
+    code = cli.main(["demo", "--quick", "--only", "churn,forward_propagation",
+                     "--out", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert 'churn: needs scikit-learn' in printed
+    assert 'pip install "chainrule[examples]"' in printed
+    assert "ModuleNotFoundError" not in printed and "forward_propagation  ok" in printed
+
+
+def test_plots_are_skipped_cleanly_without_matplotlib(tmp_path, monkeypatch, capsys):
+    pretend_missing(monkeypatch, "matplotlib")
     code = cli.main(["demo", "--only", "celsius_neuron,computational_graph",
                      "--out", str(tmp_path)])
     printed = capsys.readouterr().out
     assert code == 0
-    assert "plots skipped" in printed
+    assert 'plots skipped: matplotlib is not installed (pip install "chainrule[examples]")' \
+        in printed
     assert not list(tmp_path.glob("*.png"))
     page = (tmp_path / "report.html").read_text()
     assert "plots skipped" in page and "data:image/png" not in page
@@ -190,64 +186,18 @@ def test_report_inlines_the_svg_drawing(tmp_path, monkeypatch):
     assert '<svg id="drawn"></svg>' in page and "<?xml" not in page
 
 
-def test_demo_finds_the_examples_from_any_directory(tmp_path):
-    """The examples are found next to the installed package, not in the cwd."""
-    done = subprocess.run([sys.executable, "-m", "chainrule.cli", "demo", "--only",
-                           "computational_graph", "--out", "here"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert (tmp_path / "here" / "report.html").is_file()
-
-
 # ---------------------------------------------------------------- the pieces
 
 
-def test_checks_and_relaxed_bounds():
-    result = {"a": {"b": [0.5, 2.0]}, "acc": 0.81}
-    assert lookup(result, "a.b.1") == 2.0
-    assert near("a.b", [0.5, 2.1], 0.2)(result, False).passed
-    assert not near("a.b", [0.5, 2.1], 0.05)(result, False).passed
-    full = at_least("acc", 0.84, quick_bound=0.8)
-    assert not full(result, False).passed and not full(result, False).relaxed
-    assert full(result, True).passed and full(result, True).relaxed
-    only_full = at_most("acc", 0.5, full_only=True)
-    assert not only_full(result, False).passed
-    quick = only_full(result, True)
-    assert quick.passed and quick.relaxed and "not judged" in quick.label
-
-
-def test_summary_marks_relaxed_skipped_and_failed():
-    w = Walkthrough("thing", "Thing", "shows a thing", keys=("x",))
-    table = summary_table([
-        Outcome(w, "pass", {"x": 1.0}, [at_least("x", 2, quick_bound=0.5)({"x": 1.0}, True)]),
-        Outcome(w, "skipped", message="needs a file"),
-        Outcome(w, "fail", {"x": 1.0}, message="failed: x ≥ 2")])
-    assert "PASS*" in table and "skipped" in table and "FAIL" in table
-    assert "thing: skipped, needs a file." in table
-    assert "--quick bounds" in table
-
-
-def test_run_walkthrough_honours_requires(tmp_path):
-    w = Walkthrough("needs", "Needs", "needs data", requires=lambda ctx: "no data here")
-    outcome = run_walkthrough(w, DemoContext(out_dir=tmp_path))
-    assert outcome.status == "skipped" and outcome.message == "no data here"
-
-
-def test_select_keeps_registry_order():
-    assert [w.name for w in select(["forward_propagation", "two_layer_network"])] == \
-        ["two_layer_network", "forward_propagation"]
-    with pytest.raises(KeyError, match="Unknown walkthrough"):
-        select(["nope"])
+def test_counts_print_as_integers():
+    assert format_value(205573) == "205573" and format_value(np.int64(18)) == "18"
+    assert format_value(205573.0) == "205573" and format_value(364.0) == "364"
+    assert format_value(0.98604) == "0.986" and format_value(1.5e-16) == "1.5e-16"
+    assert format_value([3.0, 0.5, True]) == "[3, 0.5, True]"
 
 
 def test_flatten_numbers_skips_long_series_and_text():
     rows = dict(flatten_numbers({"a": 1.23456, "curve": list(range(100)), "dot": "digraph",
-                                 "nested": {"b": [1.0, 2.0]}, "plots": {"x": "p.png"}}))
-    assert rows == {"a": "1.235", "nested.b": "[1, 2]"}
-
-
-def test_churn_csv_lookup(tmp_path):
-    assert find_churn_csv(tmp_path / "missing.csv") is None
-    csv = tmp_path / CHURN_FILE
-    csv.write_text("x\n")
-    assert find_churn_csv(csv) == csv
+                                 "nested": {"b": [1.0, 2.0]}, "plots": {"x": "p.png"},
+                                 "params": 205573}))
+    assert rows == {"a": "1.235", "nested.b": "[1, 2]", "params": "205573"}

@@ -1,21 +1,17 @@
 """GAN: alternating updates, a frozen discriminator in the generator step, finite
 losses per epoch, generate's shape and range."""
 
-import pathlib
-
 import numpy as np
 import pytest
+from tutorial_helpers import assert_expected
 
 import chainrule as cr
 from chainrule.callbacks import History
-from chainrule.demo.runner import load_example as _load_example
 from chainrule.generative import GAN
 from chainrule.layers import Dense
 from chainrule.models import Sequential
 from chainrule.optim import SGD, Adam
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
+from chainrule.tutorials import gan as gan_walkthrough
 
 
 def digits():
@@ -147,26 +143,18 @@ def test_errors_name_the_problem():
         small_gan().fit(digits()[:10], batch_size=64, verbose=0)
 
 
-def load_example(name):
-    """examples/<name>.py, imported by the demo's loader (one home for it)."""
-    return _load_example(f"{name}.py")
-
-
-def test_example_quick(tmp_path):
-    result = load_example("gan").main(out_dir=tmp_path, quick=True, epochs=20)
-    assert result["epochs_run"] == 20
+def test_walkthrough_quick(tmp_path):
+    result = gan_walkthrough.main(out_dir=tmp_path, quick=True)
+    assert_expected(gan_walkthrough, result, quick=True)
+    assert result["epochs_run"] == gan_walkthrough.QUICK["epochs"]
     assert np.all(np.isfinite(result["d_loss"])) and np.all(np.isfinite(result["g_loss"]))
     assert len(list((tmp_path / "gan_samples").glob("gan_epoch_*.png"))) in (0, 20)
-    assert result["classes_covered"] >= 3
 
 
 @pytest.mark.slow
-def test_example_mnist_40_epochs():
-    """40 of the example's 100 epochs (measured: 10 classes, mean confidence 0.79, in
-    68 s with the scoring CNN); the full run's numbers are in docs/unsupervised.md."""
-    if not (MNIST / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"MNIST not found in {MNIST}")
-    result = load_example("gan").main(quick=False, epochs=40)
-    assert result["classifier_accuracy"] >= 0.97
+def test_walkthrough_on_mnist():
+    """40 epochs (measured: 10 classes, mean confidence 0.79, in 68 s with the scoring
+    CNN); the 100-epoch run's numbers are in docs/unsupervised.md."""
+    result = gan_walkthrough.main()
+    assert_expected(gan_walkthrough, result)
     assert np.all(np.isfinite(result["d_loss"])) and np.all(np.isfinite(result["g_loss"]))
-    assert result["classes_covered"] >= 8 and result["mean_confidence"] >= 0.7

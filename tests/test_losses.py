@@ -361,10 +361,10 @@ def test_sparse_targets_stay_integer_and_are_checked():
     assert value == pytest.approx(-np.log(p.data[np.arange(4), y]).mean(), rel=1e-12)
     with pytest.raises(ValueError, match=r"SparseCategoricalCrossentropy.*\(3,\).*\(4, 3\)"):
         loss(y[:3], p)
-    with pytest.raises(IndexError, match=r"\[0, 3\)"):
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
         loss(np.array([0, 1, 3, 1]), p)
     for ignored_by_torch in (-1, -100):
-        with pytest.raises(IndexError, match=r"\[0, 3\)"):
+        with pytest.raises(ValueError, match=r"\[0, 3\)"):
             losses.SparseCategoricalCrossentropy(from_logits=True)(
                 np.array([0, 1, ignored_by_torch, 1]), p)
 
@@ -432,3 +432,98 @@ def test_get_config_is_json_and_rebuilds():
     assert losses.MeanSquaredError().name == "mean_squared_error"
     with pytest.raises(ValueError, match="delta.*Huber"):
         losses.Huber(delta=0)
+
+
+# ---------------------------------------------------------------- label smoothing
+# cr.functional.cross_entropy follows torch's CrossEntropyLoss(label_smoothing=); the
+# Keras objects smooth their targets as Keras does (binary: t (1 - e) + e / 2,
+# categorical: t (1 - e) + e / C), checked against that formula written out.
+
+SMOOTH_CASES = {  # logits shape, target kind, weight, ignore_index, reduction
+    "index": ((6, 5), "index", False, -100, "mean"),
+    "index_weighted": ((6, 5), "index", True, -100, "mean"),
+    "index_ignored": ((6, 5), "index", True, 2, "mean"),
+    "index_sum": ((6, 5), "index", True, 2, "sum"),
+    "index_none": ((6, 5), "index", False, -100, "none"),
+    "spatial": ((3, 5, 4), "index", True, 1, "mean"),
+    "probabilities": ((6, 5), "probs", True, -100, "mean"),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", SMOOTH_CASES)
+def test_cross_entropy_label_smoothing_matches_torch(name, dtype):
+    shape, kind, weighted, ignore, reduction = SMOOTH_CASES[name]
+    r = rng(40)
+    target_shape = (shape[0], *shape[2:])
+    target = r.integers(0, shape[1], target_shape) if kind == "index" else \
+        r.dirichlet(np.ones(shape[1]), shape[0])
+    weight = r.uniform(0.5, 2.0, shape[1]) if weighted else None
+    options = dict(ignore_index=ignore, reduction=reduction, label_smoothing=0.15)
+
+    def ours(x, t):
+        return F.cross_entropy(x, t, weight=weight, **options)
+
+    def theirs(x, t):
+        w = None if weight is None else torch.tensor(weight, dtype=x.dtype)
+        return TF.cross_entropy(x, t, weight=w, **options)
+
+    check_op([], ours, theirs, inputs=[logits(*shape, seed=41), target], dtype=dtype)
+
+
+def test_cross_entropy_label_smoothing_is_a_mix_with_the_uniform_target():
+    """Unweighted: (1 - e) CE(onehot) + e CE(uniform) = CE((1 - e) onehot + e / C)."""
+    x = logits(4, 3, seed=42)
+    y = np.array([0, 2, 1, 2])
+    onehot = np.eye(3)[y]
+    smoothed = F.cross_entropy(x, y, label_smoothing=0.3).item()
+    mixed = 0.7 * F.cross_entropy(x, onehot).item() + 0.3 * F.cross_entropy(
+        x, np.full((4, 3), 1 / 3)).item()
+    assert smoothed == pytest.approx(mixed, rel=1e-12)
+    assert F.cross_entropy(x, y, label_smoothing=0.0).item() == F.cross_entropy(x, y).item()
+    with pytest.raises(ValueError, match=r"`label_smoothing` of `cross_entropy`.*1.5"):
+        F.cross_entropy(x, y, label_smoothing=1.5)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_keras_binary_crossentropy_label_smoothing(from_logits):
+    r = rng(43)
+    y = r.integers(0, 2, (5, 3)).astype(float)
+    z = r.normal(0, 2, (5, 3))
+    p = 1 / (1 + np.exp(-z))
+    smooth = y * 0.8 + 0.1  # e = 0.2: t (1 - e) + e / 2
+    clipped = np.clip(p, EPS, 1 - EPS)
+    expected = -(smooth * np.log(clipped) + (1 - smooth) * np.log(1 - clipped)).mean()
+    if from_logits:  # the stable form of the same loss, unclipped
+        expected = (np.maximum(z, 0) - z * smooth + np.log1p(np.exp(-np.abs(z)))).mean()
+    loss = losses.BinaryCrossentropy(from_logits=from_logits, label_smoothing=0.2)
+    assert loss(y, z if from_logits else p).item() == pytest.approx(expected, rel=1e-6)
+    assert loss.on_logits(y, z).item() == pytest.approx(
+        (np.maximum(z, 0) - z * smooth + np.log1p(np.exp(-np.abs(z)))).mean(), rel=1e-6)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_keras_categorical_crossentropy_label_smoothing(from_logits):
+    r = rng(44)
+    y = np.eye(4)[r.integers(0, 4, 6)]
+    z = r.normal(0, 2, (6, 4))
+    log_p = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    smooth = y * 0.9 + 0.1 / 4  # e = 0.1, C = 4
+    log_p = log_p if from_logits else np.log(np.clip(np.exp(log_p), EPS, 1 - EPS))
+    expected = -(smooth * log_p).sum(-1).mean()
+    loss = losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=0.1)
+    pred = z if from_logits else np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+    assert loss(y, pred).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_label_smoothing_config_round_trip_and_errors():
+    loss = losses.CategoricalCrossentropy(label_smoothing=0.25)
+    config = loss.get_config()
+    assert config["label_smoothing"] == 0.25
+    assert losses.get({"class_name": "CategoricalCrossentropy", "config": config}
+                      ).label_smoothing == 0.25
+    assert losses.BinaryCrossentropy().get_config()["label_smoothing"] == 0.0
+    with pytest.raises(ValueError, match=r"`label_smoothing` of `BinaryCrossentropy`.*-0.1"):
+        losses.BinaryCrossentropy(label_smoothing=-0.1)
+    with pytest.raises(TypeError):  # Keras' sparse loss has no label smoothing either
+        losses.SparseCategoricalCrossentropy(label_smoothing=0.1)

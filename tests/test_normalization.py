@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 from helpers import HAS_TORCH, assert_close, check_op, torch
+from layer_helpers import check_layer
 
 import chainrule as cr
 import chainrule.functional as F
@@ -244,9 +245,12 @@ def test_batch_normalization_keeps_float32():
 
 
 def test_batch_normalization_errors():
-    with pytest.raises(ValueError, match=r"`axis` of `BatchNormalization`.*received axis=1"):
-        BatchNormalization(axis=1)(np.ones((2, 3, 4, 5)))
+    for axis in (0, -4, 4, 1.0):  # the batch axis, out of range, not an int
+        with pytest.raises(ValueError, match=rf"`axis` of `BatchNormalization`.*received "
+                                             rf"axis={axis}"):
+            BatchNormalization(axis=axis)(np.ones((2, 3, 4, 5)))
     BatchNormalization(axis=3)(np.ones((2, 3, 4, 5)))  # the last axis, named positively
+    BatchNormalization(axis=-3)(np.ones((2, 3, 4, 5)))  # a middle axis
     layer = BatchNormalization()
     layer(np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"built for 3 channels.*\(2, 4\)"):
@@ -315,3 +319,82 @@ def test_get_config_round_trip(layer):
     clone.eval()(x)  # builds the clone, then takes the original's weights
     clone.load_state_dict(layer.state_dict())
     np.testing.assert_array_equal(clone(x).data, layer(x).data)
+
+
+# ---------------------------------------------------------------- any channel axis
+# BatchNormalization(axis=1) is torch's channels-first BatchNorm1d/2d itself; a channel
+# axis in the middle of (N, H, C, W) is compared with BatchNorm2d on x moved to NCHW.
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape,axis", [((4, 3, 5), 1), ((3, 2, 4, 5), 1), ((3, 4, 2, 5), 2),
+                                        ((3, 4, 2, 5), -2)], ids=["NCL", "NCHW", "NHCW", "-2"])
+def test_batch_norm_op_on_any_axis(shape, axis, dtype):
+    c = shape[axis]
+
+    def theirs(x, g, b):
+        return TF.batch_norm(x.movedim(axis, 1), None, None, g, b, training=True,
+                             eps=EPS).movedim(1, axis)
+
+    check_op([shape, (c,), (c,)],
+             lambda x, g, b: F.batch_norm(x, gamma=g, beta=b, training=True, epsilon=EPS,
+                                          axis=axis), theirs, dtype=dtype,
+             reference=lambda x, g, b: np.moveaxis(
+                 batch_norm_by_hand(np.moveaxis(x, axis, -1), g, b), -1, axis))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("x_shape,axis", [((6, 3, 5), 1), ((4, 3, 5, 6), 1), ((4, 5, 3, 6), 2)],
+                         ids=["BatchNorm1d-NCL", "BatchNorm2d-NCHW", "middle-NHCW"])
+def test_batch_normalization_on_a_channel_axis_matches_torch(torch, x_shape, axis, dtype):
+    """Training then eval, forward and the gradients of x, gamma and beta (1e-10 in
+    float64, 1e-5 in float32); the moving mean follows torch's running mean."""
+    cr.set_default_dtype(dtype)
+    c = x_shape[axis]
+    layer = BatchNormalization(axis=axis, momentum=0.9, epsilon=EPS)
+    rng = np.random.default_rng(30)
+    layer(np.zeros(x_shape))  # build (training: the moving statistics move once)
+    layer.moving_mean.data[...], layer.moving_variance.data[...] = 0, 1
+    layer.gamma.data[...] = rng.uniform(0.5, 1.5, c)
+    layer.beta.data[...] = rng.normal(size=c)
+    ref = (torch.nn.BatchNorm1d if len(x_shape) == 3 else torch.nn.BatchNorm2d)(
+        c, eps=EPS, momentum=0.1, dtype=torch.float64 if dtype == np.float64 else torch.float32)
+    with torch.no_grad():
+        ref.weight.copy_(torch.from_numpy(layer.gamma.data))
+        ref.bias.copy_(torch.from_numpy(layer.beta.data))
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    for training in (True, False):
+        layer.train(training)
+        ref.train(training)
+        x = rng.normal(2.0, 3.0, size=x_shape).astype(dtype)
+        w = rng.normal(size=x_shape).astype(dtype)
+        xc = cr.tensor(x, requires_grad=True)
+        y = layer(xc)
+        assert y.dtype == dtype
+        (y * w).sum().backward()
+        xt = torch.tensor(x, requires_grad=True)
+        yt = ref(xt.movedim(axis, 1)).movedim(1, axis)
+        (yt * torch.from_numpy(w)).sum().backward()
+        assert_close(y.data, yt.detach().numpy(), rtol=tol, atol=tol, what="forward")
+        assert_close(xc.grad.data, xt.grad.numpy(), rtol=tol, atol=tol, what="grad x")
+        for mine, theirs in ((layer.gamma, ref.weight), (layer.beta, ref.bias)):
+            assert_close(mine.grad.data, theirs.grad.numpy(), rtol=tol, atol=tol, what="grad")
+            mine.grad, theirs.grad = None, None
+        assert_close(layer.moving_mean.data, ref.running_mean.numpy(), rtol=tol, atol=tol,
+                     what="moving mean vs torch running_mean")
+        with torch.no_grad():  # torch's running variance is unbiased; hand it Keras' value
+            ref.running_var.copy_(torch.from_numpy(layer.moving_variance.data))
+
+
+def test_batch_normalization_axis1_passes_the_layer_checks():
+    def ref(x, p):
+        return TF.batch_norm(x, None, None, p["gamma"], p["beta"], training=True, eps=EPS)
+
+    check_layer(lambda: BatchNormalization(axis=1, epsilon=EPS, beta_initializer="normal"),
+                (4, 3, 5, 2), output_shape=(4, 3, 5, 2), param_count=6, torch_fn=ref,
+                rtol=1e-10, float32=True, save_load=True)
+    layer = BatchNormalization(axis=1)
+    layer(np.ones((2, 3, 4)))
+    assert layer.gamma.shape == layer.moving_mean.shape == (3,)
+    with pytest.raises(ValueError, match=r"built for 3 channels on axis 1.*\(2, 4, 4\)"):
+        layer(np.ones((2, 4, 4)))

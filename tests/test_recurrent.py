@@ -15,6 +15,7 @@ import weakref
 import numpy as np
 import pytest
 from helpers import assert_close
+from rnn_helpers import torch_module, torch_parameters
 
 import chainrule as cr
 import chainrule.ops.recurrent as recurrent_ops
@@ -59,21 +60,11 @@ def _as_list(out):
 def _torch_run(torch, layer, x, states, weights):
     """Run the torch twin of ``layer`` on ``x``; return outputs and Keras-layout grads."""
     from torch.func import functional_call
-    kind, u = type(layer).__name__, layer.units
-    act = "relu" if layer.activation_name == "relu" else "tanh"  # lambdas stand for tanh
-    nonlinearity = {"nonlinearity": act} if kind == "SimpleRNN" else {}
-    module = {"SimpleRNN": torch.nn.RNN, "LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[kind](
-        x.shape[-1], u, batch_first=True, bias=layer.use_bias, **nonlinearity).double()
+    kind = type(layer).__name__
+    module = torch_module(torch, layer, x.shape[-1])
     leaves = {name: torch.tensor(p.data.copy(), requires_grad=True)
               for name, p in layer.named_parameters()}
-    order = [u, 0, 2 * u] if kind == "GRU" else list(range(0, layer.gates * u, u))
-    perm = torch.tensor([j + k for j in order for k in range(u)])  # Keras -> torch blocks
-    params = {"weight_ih_l0": leaves["kernel"][:, perm].T,
-              "weight_hh_l0": leaves["recurrent_kernel"][:, perm].T}
-    if layer.use_bias:
-        bias = leaves["bias"]
-        ih, hh = (bias[0], bias[1]) if kind == "GRU" else (bias, torch.zeros_like(bias))
-        params.update(bias_ih_l0=ih[perm], bias_hh_l0=hh[perm])
+    params = torch_parameters(torch, layer, leaves)
     tx = torch.tensor(x, requires_grad=True)
     xin = tx.flip(1) if layer.go_backwards else tx
     ts = [torch.tensor(s, requires_grad=True) for s in states] if states else []
@@ -426,6 +417,17 @@ def _weights(rng, n, t, f, u, gates, bias_shape):
             rng.uniform(-1, 1, (n, u)))
 
 
+def _mask(masked, n, t, seed):
+    """None, or an (N, T) mask with holes, leading and trailing masked steps (seeded)."""
+    if not masked:
+        return None
+    mask = np.random.default_rng(seed).random((n, t)) > 0.4
+    mask[0, :] = True  # one sample with every step, one (if N > 1) with none
+    if n > 1:
+        mask[-1, :] = False
+    return mask
+
+
 def _assert_all_close(got, expected, names):
     for g, e, name in zip(got, expected, names):
         if g is not None:
@@ -435,59 +437,66 @@ def _assert_all_close(got, expected, names):
 GRAD_NAMES = ("dx", "dkernel", "drecurrent_kernel", "dbias", "dh0", "dc0")
 
 
+@pytest.mark.parametrize("masked", [False, True], ids=["", "masked"])
 @pytest.mark.parametrize("sequences", [True, False])
 @pytest.mark.parametrize("use_bias", [True, False])
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "linear"])
 @pytest.mark.parametrize("size", SIZES, ids=str)
-def test_simple_rnn_op_equals_its_reference(size, activation, use_bias, sequences):
+def test_simple_rnn_op_equals_its_reference(size, activation, use_bias, sequences, masked):
     n, t, f, u = size
     x, w, rw, b, h0 = _weights(np.random.default_rng(u), n, t, f, u, 1, (u,) if use_bias else None)
+    mask = _mask(masked, n, t, u)
     out, grads, (dhs,) = _fused_and_reference(
-        SimpleRNNSequence, [x, w, rw, b, h0], dict(activation=activation), sequences)
-    hs = simple_rnn_reference(x, w, rw, b, h0, activation)
+        SimpleRNNSequence, [x, w, rw, b, h0], dict(activation=activation, mask=mask), sequences)
+    hs = simple_rnn_reference(x, w, rw, b, h0, activation, mask)
     assert_close(out, hs if sequences else hs[:, -1], rtol=1e-12, atol=1e-12, what="output")
-    _assert_all_close(grads, simple_rnn_bptt_reference(x, w, rw, h0, hs, dhs, activation),
+    _assert_all_close(grads, simple_rnn_bptt_reference(x, w, rw, h0, hs, dhs, activation, mask),
                       GRAD_NAMES)
 
 
+@pytest.mark.parametrize("masked", [False, True], ids=["", "masked"])
 @pytest.mark.parametrize("sequences", [True, False])
 @pytest.mark.parametrize("use_bias", [True, False])
 @pytest.mark.parametrize("activations", [("tanh", "sigmoid"), ("relu", "tanh"),
                                          ("linear", "sigmoid")])
 @pytest.mark.parametrize("size", SIZES, ids=str)
-def test_lstm_op_equals_its_reference(size, activations, use_bias, sequences):
+def test_lstm_op_equals_its_reference(size, activations, use_bias, sequences, masked):
     n, t, f, u = size
     rng = np.random.default_rng(u + 1)
     x, w, rw, b, h0 = _weights(rng, n, t, f, u, 4, (4 * u,) if use_bias else None)
     c0 = rng.uniform(-1, 1, (n, u))
-    options = dict(activation=activations[0], recurrent_activation=activations[1])
+    mask = _mask(masked, n, t, u + 1)
+    options = dict(activation=activations[0], recurrent_activation=activations[1], mask=mask)
     out, grads, (dhs, dcs) = _fused_and_reference(LSTMSequence, [x, w, rw, b, h0, c0], options,
                                                   sequences, states=2)
-    forward = lstm_reference(x, w, rw, b, h0, c0, *activations)
+    forward = lstm_reference(x, w, rw, b, h0, c0, *activations, mask)
     expected = np.stack(forward[:2]) if sequences else np.stack(forward[:2])[:, :, -1]
     assert_close(out, expected, rtol=1e-12, atol=1e-12, what="output")
     _assert_all_close(grads, lstm_bptt_reference(x, w, rw, h0, c0, forward, dhs, dcs,
-                                                 *activations), GRAD_NAMES)
+                                                 *activations, mask), GRAD_NAMES)
 
 
+@pytest.mark.parametrize("masked", [False, True], ids=["", "masked"])
 @pytest.mark.parametrize("sequences", [True, False])
 @pytest.mark.parametrize("use_bias", [True, False])
 @pytest.mark.parametrize("reset_after", [True, False])
 @pytest.mark.parametrize("activations", [("tanh", "sigmoid"), ("relu", "linear")])
 @pytest.mark.parametrize("size", SIZES, ids=str)
-def test_gru_op_equals_its_reference(size, activations, reset_after, use_bias, sequences):
+def test_gru_op_equals_its_reference(size, activations, reset_after, use_bias, sequences,
+                                     masked):
     n, t, f, u = size
     bias_shape = ((2, 3 * u) if reset_after else (3 * u,)) if use_bias else None
     x, w, rw, b, h0 = _weights(np.random.default_rng(u + 2), n, t, f, u, 3, bias_shape)
+    mask = _mask(masked, n, t, u + 2)
     options = dict(activation=activations[0], recurrent_activation=activations[1],
-                   reset_after=reset_after)
+                   reset_after=reset_after, mask=mask)
     out, grads, (dhs,) = _fused_and_reference(GRUSequence, [x, w, rw, b, h0], options,
                                               sequences)
-    forward = gru_reference(x, w, rw, b, h0, *activations, reset_after)
+    forward = gru_reference(x, w, rw, b, h0, *activations, reset_after, mask)
     assert_close(out, forward[0] if sequences else forward[0][:, -1], rtol=1e-12, atol=1e-12,
                  what="output")
     _assert_all_close(grads, gru_bptt_reference(x, w, rw, h0, forward, dhs, *activations,
-                                                reset_after), GRAD_NAMES)
+                                                reset_after, mask), GRAD_NAMES)
 
 
 # ---------------------------------------------------------------- by hand, in NumPy

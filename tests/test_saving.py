@@ -256,6 +256,8 @@ def _hostile_files(path, tmp_path, marker):
                      "config": {"source": f"open({str(marker)!r}, 'w')"}}
     huge = json.loads(json.dumps(config))
     huge["config"]["layers"][0]["config"].update(units=10**9, input_shape=[10**6])
+    wide = json.loads(json.dumps(config))
+    wide["config"]["layers"][0]["config"].update(units=50_000, input_shape=[50_000])
     bad_shape = json.loads(json.dumps(config))
     bad_shape["config"]["layers"][0]["config"]["units"] = 7
     valid = path.read_bytes()
@@ -274,6 +276,8 @@ def _hostile_files(path, tmp_path, marker):
     yield "builtins.eval model", _rewrite(path, tmp_path / "f", **{
         "config.json": json.dumps(builtins_eval).encode()})
     yield "huge layer", _rewrite(path, tmp_path / "g", **{"config.json": json.dumps(huge).encode()})
+    yield "more weights than stored", _rewrite(path, tmp_path / "g2", **{
+        "config.json": json.dumps(wide).encode()})
     yield "wrong shape", _rewrite(path, tmp_path / "h", **{
         "config.json": json.dumps(bad_shape).encode()})
     yield "not json", _rewrite(path, tmp_path / "i", **{"compile.json": b"\xff{"})
@@ -330,7 +334,10 @@ def test_error_messages_name_the_problem(saved, tmp_path):
     assert "'os.system'" in messages["os.system layer"]
     assert "'builtins.eval'" in messages["builtins.eval model"]
     assert "'O'" in messages["object dtype"]
-    assert "more weight values" in messages["huge layer"]
+    # a Dense of 10**6 x 10**9 builds from shapes: the weights budget refuses it
+    assert "more weight values than model.weights.safetensors can hold" in \
+        messages["huge layer"]
+    assert "more weight values" in messages["more weights than stored"]
     assert "'0.kernel' has shape (4, 8), the model expects (4, 7)" in messages["wrong shape"]
     assert "missing member(s) ['model.weights.safetensors']" in messages["missing weights"]
     assert "zip bomb" in messages["zip bomb"]
@@ -359,3 +366,49 @@ def test_random_corruption_never_escapes_as_another_error(saved, tmp_path):
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "nope.keras")
+
+
+# ---------------------------------------------------------------- the generator's state
+
+
+def test_restore_rng_continues_the_generator_from_where_the_model_was_saved(saved, tmp_path):
+    model, _ = saved
+    cr.manual_seed(7)
+    cr.backend.rng().random(5)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    expected = cr.backend.rng().random(4)  # what the saving run draws next
+    cr.manual_seed(99)
+    state = cr.backend.get_rng_state()
+    load_model(path)  # by default loading changes nothing global
+    assert cr.backend.get_rng_state() == state
+    load_model(path, restore_rng=True)
+    np.testing.assert_array_equal(cr.backend.rng().random(4), expected)
+
+
+def test_restore_rng_refuses_a_file_without_a_valid_state(saved, tmp_path):
+    _, path = saved
+    metadata = json.loads(zipfile.ZipFile(path).read("metadata.json"))
+    for name, rng_state, message in (
+            ("old", None, "holds no random-generator state"),
+            ("bad", {"bit_generator": "PCG64", "state": {"state": "x", "inc": 1}},
+             "metadata.json: set_rng_state: invalid PCG64 state"),
+            ("alien", {"bit_generator": "os.system"}, "bit_generator one of")):
+        bad = _rewrite(path, tmp_path / name, **{"metadata.json": json.dumps(
+            {**metadata, "rng": rng_state}).encode()})
+        state = cr.backend.get_rng_state()
+        with pytest.raises(ModelFormatError, match=message):
+            load_model(bad, restore_rng=True)
+        assert cr.backend.get_rng_state() == state
+        load_model(bad)  # the weights themselves load
+
+
+def test_weights_with_nan_load_with_a_warning_naming_them(tmp_path):
+    cr.manual_seed(0)
+    model = Sequential([Dense(3, input_dim=2), Dense(1)])
+    model.build((None, 2))
+    model.layers[1].kernel.data[1, 0] = np.nan
+    model.save(tmp_path / "nan.keras")
+    with pytest.warns(cr.io.NonFiniteWeightsWarning, match=r"'1.kernel' \(1 NaN, 0 infinite"):
+        loaded = load_model(tmp_path / "nan.keras")
+    assert np.isnan(loaded.layers[1].kernel.data[1, 0])

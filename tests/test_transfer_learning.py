@@ -1,33 +1,25 @@
-"""examples/transfer_learning.py: accuracy on 5-9 after transfer, frozen weights
-bit-for-bit unchanged, and the demo entries of the MNIST walkthroughs."""
+"""chainrule.tutorials.transfer_learning: accuracy on 5-9 after transfer, frozen
+weights bit-for-bit unchanged."""
 
 import numpy as np
 import pytest
+from tutorial_helpers import assert_expected
 
 import chainrule as cr
-from chainrule.demo import registry
-from chainrule.demo.runner import load_example
-
-transfer = load_example("transfer_learning.py")
-mnist_cnn = load_example("mnist_cnn.py")
+from chainrule.tutorials import mnist_cnn
+from chainrule.tutorials import transfer_learning as transfer
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(mnist_cnn.find_mnist() is None,
-                    reason="MNIST files not in ../shared/datasets/mnist/")
-def test_transfer_to_digits_5_to_9_reaches_96_percent():
+def test_transfer_to_digits_5_to_9_on_mnist():
     result = transfer.main(seed=0)
-    assert result["transfer_accuracy_5_9"] >= 0.96, result["transfer_accuracy_5_9"]
-    assert result["pretrain_accuracy_0_4"] >= 0.975
-    assert result["frozen_weights_unchanged"] is True
-    head = 1600 * 128 + 128 + 128 * 5 + 5
-    assert result["trainable_params"] == head
+    assert_expected(transfer, result)
+    assert result["trainable_params"] == 1600 * 128 + 128 + 128 * 5 + 5  # the new head only
 
 
 def test_quick_transfer_on_8x8_digits():
     result = transfer.main(quick=True, seed=0)
-    assert result["frozen_weights_unchanged"] is True
-    assert result["transfer_accuracy_5_9"] >= 0.85
+    assert_expected(transfer, result, quick=True)
     assert result["frozen_seconds_per_epoch"] > 0 and result["full_seconds_per_epoch"] > 0
 
 
@@ -60,11 +52,3 @@ def test_split_digits_relabels_each_half_from_zero():
     np.testing.assert_array_equal(high[1], np.arange(5))
     np.testing.assert_array_equal(high[0][:, 0], np.arange(5, 10))
 
-
-def test_demo_entries_skip_without_mnist_only_in_full_runs(tmp_path):
-    names = [w.name for w in registry.WALKTHROUGHS]
-    assert "mnist_cnn" in names and "transfer_learning" in names
-    entry = registry.get("transfer_learning")
-    assert entry.requires(registry.DemoContext(out_dir=tmp_path, quick=True)) is None
-    reason = entry.requires(registry.DemoContext(out_dir=tmp_path, quick=False))
-    assert (reason is None) == (mnist_cnn.find_mnist() is not None)

@@ -6,17 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-
-
-def worked_example():
-    x = cr.tensor(1.0, requires_grad=True, name="x")
-    y = cr.tensor(3.0, requires_grad=True, name="y")
-    z = cr.tensor(-3.0, requires_grad=True, name="z")
-    p = x + y
-    p.name = "p"
-    g = p * z
-    g.name = "g"
-    return x, y, z, p, g
+from chainrule.tutorials.computational_graph import worked_example
 
 
 def gradient_lines(lines):
@@ -96,3 +86,43 @@ def test_to_dot_shows_array_shapes(shape):
     t = cr.ones(*shape, requires_grad=True)
     dot = cr.viz.to_dot((t * 2).sum())
     assert f"array{shape}" in dot
+
+
+def test_explain_words_each_rule_in_the_users_own_names():
+    """The user's z is an input here: the Mul rule must not call its output z."""
+    *_, g = worked_example()
+    lines = cr.viz.explain(g, print_fn=lambda _: None)
+    line_z = next(line for line in lines if line.startswith("∂g/∂z"))
+    assert line_z.endswith("[Mul: g = p * z;  ∂g/∂p = z,  ∂g/∂z = p.]")
+    line_x = next(line for line in lines if line.startswith("∂g/∂x"))
+    assert line_x.endswith("[Add: p = x + y;  ∂p/∂x = 1,  ∂p/∂y = 1.]")
+    assert not any("z = x * y" in line or "dz/" in line for line in lines)
+
+
+def test_explain_names_constants_and_unnamed_nodes():
+    t = cr.tensor(2.0, requires_grad=True, name="t")
+    lines = cr.viz.explain((t.tanh() * 3).sum(), print_fn=lambda _: None)
+    assert any("[Mul: mul1 = tanh1 * const;  ∂mul1/∂tanh1 = const," in line for line in lines)
+    assert any("[Tanh: tanh1 = tanh(t);  ∂tanh1/∂t = 1 - tanh1**2.]" in line
+               for line in lines)
+
+
+def test_describe_gives_columns_from_the_leaves():
+    *_, g = worked_example()
+    nodes = {node.fields[0]: node for node in cr.viz.describe(g)}
+    assert {name: nodes[name].depth for name in "xyzpg"} == \
+        {"x": 0, "y": 0, "z": 0, "p": 2, "g": 4}
+    assert nodes["Add"].kind == "op" and nodes["Add"].depth == 1
+    assert set(nodes["Mul"].inputs) == {nodes["p"].key, nodes["z"].key}
+    assert nodes["g"].inputs == (nodes["Mul"].key,)
+
+
+def test_plot_graph_draws_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    *_, g = worked_example()
+    cr.viz.explain(g, print_fn=lambda _: None)
+    path = cr.viz.plot_graph(g, tmp_path / "graph.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    figure = cr.viz.plot_graph(g)
+    texts = [t.get_text() for t in figure.axes[0].texts]
+    assert "g\ndata -12\ngrad 1" in texts and "Mul" in texts

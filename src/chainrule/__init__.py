@@ -44,11 +44,13 @@ from . import (  # noqa: E402
     losses,
     metrics,
     models,
+    onnx,
     optim,
     unsupervised,
     utils,
     viz,
 )
 from .data import datasets  # noqa: E402
+from .models import Input, Model, Sequential  # noqa: E402
 from .module import Module, Parameter  # noqa: E402
 from .version import __version__  # noqa: E402

@@ -70,6 +70,37 @@ def rng() -> np.random.Generator:
     return _rng
 
 
+# bit generators whose state is plain ints (JSON-able): manual_seed's PCG64 and its kin
+_BIT_GENERATORS = {"PCG64": np.random.PCG64, "PCG64DXSM": np.random.PCG64DXSM}
+
+
+def get_rng_state() -> dict:
+    """The global generator's state as a JSON-able dict (``model.save`` stores it, so a
+    run resumed in a new process draws the same shuffles and dropout masks)."""
+    state = _rng.bit_generator.state
+    if state.get("bit_generator") not in _BIT_GENERATORS:
+        raise TypeError(f"chainrule's generator uses {state.get('bit_generator')}, whose "
+                        f"state cannot be saved; reseed it with cr.manual_seed.")
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Make the global generator continue from ``state`` (from :func:`get_rng_state`);
+    ValueError naming what is wrong when it is not such a state."""
+    global _rng
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if name not in _BIT_GENERATORS:
+        raise ValueError(f"set_rng_state expects a state from get_rng_state() (bit_generator "
+                         f"one of {sorted(_BIT_GENERATORS)}); received {state!r:.200}.")
+    bit_generator = _BIT_GENERATORS[name](0)
+    try:
+        bit_generator.state = state
+    except Exception as err:  # TypeError, KeyError, OverflowError... from numpy
+        raise ValueError(f"set_rng_state: invalid {name} state {state!r:.200} "
+                         f"({type(err).__name__}: {err}).") from None
+    _rng = np.random.Generator(bit_generator)
+
+
 def is_floating(dtype) -> bool:
     """True for floating dtypes, the only ones that can carry gradients."""
     return np.dtype(dtype).kind == "f"

@@ -242,13 +242,50 @@ class ReduceLROnPlateau(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training as soon as a batch's loss is NaN or infinite."""
+    """Stop training as soon as a batch's loss is NaN or infinite, and put back the
+    weights (parameters and buffers) with which the last finite loss was computed.
+
+    By the end of the batch whose loss is NaN its update has already run (on NaN
+    gradients), and the weights it started from gave that NaN: the weights to keep
+    are those the step before started from. So the callback copies the weights into
+    one of two preallocated snapshots before every step (one copy of the weights per
+    step, no allocation) and restores the older one. The optimizer's state (moments,
+    step counts) is not rolled back."""
+
+    def on_train_begin(self, logs=None) -> None:
+        self._snapshots: list = []  # [(tensors, copies)], the older one first
+
+    def on_batch_begin(self, batch: int, logs=None) -> None:
+        tensors = [t for _, t in self.model.named_parameters()] + \
+            [t for _, t in self.model.named_buffers()]
+        reuse = self._snapshots.pop(0) if len(self._snapshots) == 2 else None
+        if reuse is None or not _fits(reuse, tensors):
+            reuse = (tensors, [np.empty_like(t.data) for t in tensors])
+        for t, copy in zip(*reuse):
+            np.copyto(copy, t.data)
+        self._snapshots.append(reuse)
 
     def on_batch_end(self, batch: int, logs=None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
-            print(f"Batch {batch}: invalid loss {loss}, terminating training", file=sys.stderr)
+            print(f"Batch {batch}: invalid loss {loss}, terminating training and restoring "
+                  f"the weights of the last finite step", file=sys.stderr)
             self.model.stop_training = True
+            tensors, copies = self._snapshots[0]  # the older: the step before this one
+            for t, copy in zip(tensors, copies):
+                if t.data.flags.writeable and t.data.shape == copy.shape:
+                    np.copyto(t.data, copy)
+                else:
+                    t.data = copy.copy()
+
+
+def _fits(snapshot: tuple, tensors: list) -> bool:
+    """Whether ``snapshot`` (tensors, copies) holds these tensors, their arrays' shapes
+    and dtypes unchanged (a layer built since, or weights loaded, need new copies)."""
+    held, copies = snapshot
+    return len(held) == len(tensors) and all(
+        a is b and c.shape == b.data.shape and c.dtype == b.data.dtype
+        for a, b, c in zip(held, tensors, copies))
 
 
 class CSVLogger(Callback):

@@ -14,12 +14,15 @@ import numpy as np
 from . import process_group
 from .autograd import ShapeError
 from .backend import rng
-from .ops.conv import Conv1d, Conv2d
+from .ops.attention import Attention
+from .ops.conv import Conv1d, Conv2d, normalize_tuple
+from .ops.conv_transpose import ConvTranspose2d
 from .ops.embedding import Embedding
 from .ops.linalg import Linear
 from .ops.loss import BinaryCrossEntropy, SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
 from .ops.normalization import BatchNorm, LayerNorm, SyncBatchNorm
-from .ops.pool import AvgPool2d, MaxPool1d, MaxPool2d
+from .ops.pool import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from .ops.resize import UpsampleBilinear2d
 from .tensor import Tensor, as_tensor
 
 # ---------------------------------------------------------------- activations
@@ -113,14 +116,121 @@ def max_pool1d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
     return MaxPool1d.apply(as_tensor(x), pool_size=pool_size, strides=strides, padding=padding)
 
 
+def avg_pool1d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
+    """Mean over windows (same-padding cells not counted): (N, L, C) -> (N, OL, C)."""
+    return AvgPool1d.apply(as_tensor(x), pool_size=pool_size, strides=strides, padding=padding)
+
+
+def conv_transpose2d(x, kernel, bias=None, strides=1, padding: str = "valid",
+                     output_padding=None, dilation=1) -> Tensor:
+    """Channels-last transposed convolution (Keras' ``Conv2DTranspose``): x (N, H, W, Cin),
+    kernel (kh, kw, Cout, Cin), bias (Cout,) or None -> (N, OH, OW, Cout), with OH = H *
+    stride ("same") or H * stride + max(kh - stride, 0) ("valid") unless
+    ``output_padding`` is given (see ``ops/conv_transpose.py``)."""
+    return ConvTranspose2d.apply(as_tensor(x), kernel, bias, strides=strides, padding=padding,
+                                 output_padding=output_padding, dilation=dilation)
+
+
+def upsample(x, size=2, interpolation: str = "nearest") -> Tensor:
+    """Channels-last upsampling by whole factors: (N, *spatial, C) -> (N, *spatial *
+    size, C), ``size`` an int or one int per spatial axis.
+
+    "nearest" repeats each position (1-D or 2-D; torch's ``Upsample(mode="nearest")``);
+    "bilinear" (2-D only) interpolates with half-pixel centres, torch's
+    ``Upsample(mode="bilinear", align_corners=False)`` and TensorFlow's resize.
+    """
+    x = as_tensor(x)
+    spatial = x.shape[1:-1]
+    factors = normalize_tuple(size, len(spatial), "size", "upsample")
+    if interpolation == "bilinear" and len(spatial) == 2:
+        return UpsampleBilinear2d.apply(x, tuple(n * f for n, f in zip(spatial, factors)))
+    if interpolation != "nearest":
+        raise ValueError(f"Invalid value for argument `interpolation` of `upsample`: expected "
+                         f"\"nearest\" or, for 2-D inputs, \"bilinear\"; received "
+                         f"interpolation={interpolation!r} for inputs of shape {x.shape}.")
+    inserted = [x.shape[0]]  # (N, s1, 1, s2, 1, ..., C) broadcast to (N, s1, f1, ...)
+    for n in spatial:
+        inserted += [n, 1]
+    repeated = [x.shape[0]]
+    for n, f in zip(spatial, factors):
+        repeated += [n, f]
+    out = x.reshape(*inserted, x.shape[-1]).broadcast_to((*repeated, x.shape[-1]))
+    return out.reshape(x.shape[0], *(n * f for n, f in zip(spatial, factors)), x.shape[-1])
+
+
+# ---------------------------------------------------------------- attention
+
+
+def causal_mask(length: int, source_length: int | None = None) -> np.ndarray:
+    """(L, S) boolean, True where query i may attend to key j: j <= i (top-left aligned,
+    as torch's ``is_causal`` and Keras' ``use_causal_mask``)."""
+    source_length = length if source_length is None else source_length
+    return np.tril(np.ones((length, source_length), dtype=bool))
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: float | None = None, *,
+                                 need_weights: bool = False):
+    """softmax(q k^T * scale + mask) v, as ``torch.nn.functional.scaled_dot_product_attention``.
+
+    query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev). ``attn_mask``
+    broadcastable to (..., L, S): boolean, True where a query may attend (masked
+    positions get exactly zero weight), or floating, added to the scores. ``is_causal``
+    masks the keys after each query (combined with ``attn_mask`` when both are given).
+    ``scale`` defaults to 1 / sqrt(E); ``dropout_p`` drops weights (always, as torch).
+    One fused op (``ops/attention.py``): a query that may attend to nothing outputs
+    zeros where torch gives NaN. ``need_weights=True`` returns ``(output, weights)``,
+    the weights (..., L, S) before dropout, as a tensor without gradient.
+    """
+    q, k, v = (as_tensor(t) for t in (query, key, value))
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
+        raise ShapeError(f"scaled_dot_product_attention expects query (..., L, E), key "
+                         f"(..., S, E) and value (..., S, Ev); received shapes {q.shape}, "
+                         f"{k.shape} and {v.shape}.")
+    if not 0 <= dropout_p < 1:
+        raise ValueError(f"Invalid value for argument `dropout_p` of "
+                         f"`scaled_dot_product_attention`: expected a float in [0, 1); "
+                         f"received dropout_p={dropout_p}.")
+    scores_shape = np.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (q.shape[-2], k.shape[-2])
+    mask, float_mask = None, None
+    if attn_mask is not None:
+        m = attn_mask if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        if m.dtype == bool:
+            mask = m.data if isinstance(m, Tensor) else m
+        else:
+            float_mask = m if isinstance(m, Tensor) else m.astype(q.dtype)
+    if is_causal:
+        causal = causal_mask(q.shape[-2], k.shape[-2])
+        mask = causal if mask is None else mask & causal
+    if mask is not None:
+        try:
+            np.broadcast_shapes(np.shape(mask), scores_shape)
+        except ValueError:
+            raise ShapeError(f"scaled_dot_product_attention: attn_mask of shape "
+                             f"{np.shape(mask)} does not broadcast to the scores' shape "
+                             f"{scores_shape} (..., L, S).") from None
+    keep = None
+    if dropout_p > 0:
+        keep = (rng().random(scores_shape, dtype=q.dtype) >= dropout_p) \
+            * q.dtype.type(1 / (1 - dropout_p))
+    scale = 1 / np.sqrt(q.shape[-1]) if scale is None else scale
+    weights = [] if need_weights else None
+    out = Attention.apply(q, k, v, float_mask, mask=mask, scale=scale, keep=keep,
+                          weights=weights)
+    return (out, Tensor(weights[0])) if need_weights else out
+
+
 # ---------------------------------------------------------------- normalization and embedding
 
 
-def _check_channels(op: str, x: Tensor, **stats) -> None:
+def _check_channels(op: str, x: Tensor, axis: int = -1, **stats) -> None:
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for inputs of shape {x.shape}.")
     for name, s in stats.items():
-        if s is not None and tuple(s.shape) != (x.shape[-1],):
-            raise ValueError(f"{op}: expected {name} of shape ({x.shape[-1]},) for inputs of "
-                             f"shape {x.shape}; received shape {tuple(s.shape)}.")
+        if s is not None and tuple(s.shape) != (x.shape[axis],):
+            raise ValueError(f"{op}: expected {name} of shape ({x.shape[axis]},) for inputs of "
+                             f"shape {x.shape} (channel axis {axis}); received shape "
+                             f"{tuple(s.shape)}.")
 
 
 def _update_moving(moving, batch, momentum: float) -> None:
@@ -129,12 +239,23 @@ def _update_moving(moving, batch, momentum: float) -> None:
     arr[...] = arr * momentum + batch * (1 - momentum)
 
 
+def _along(p, axis: int, ndim: int):
+    """A per-channel (C,) array or tensor shaped to broadcast along ``axis`` of ndim axes."""
+    axis %= ndim
+    if axis == ndim - 1 or p is None:
+        return p
+    shape = (-1,) + (1,) * (ndim - 1 - axis)
+    return p.reshape(*shape) if isinstance(p, Tensor) else np.reshape(p, shape)
+
+
 def batch_norm(x, moving_mean=None, moving_var=None, gamma=None, beta=None,
                training: bool = False, momentum: float = 0.99,
-               epsilon: float = 1e-3, synchronized: bool = False) -> Tensor:
-    """Batch normalization over every axis but the last (channels-last), Keras' conventions.
+               epsilon: float = 1e-3, axis: int = -1,
+               synchronized: bool = False) -> Tensor:
+    """Batch normalization over every axis but the channel ``axis``, Keras' conventions.
 
-    x (..., C); moving_mean, moving_var, gamma, beta (C,) or None -> y (..., C).
+    x (..., C, ...) with C on ``axis`` (the last by default; 1 for channels-first);
+    moving_mean, moving_var, gamma, beta (C,) or None -> y, x's shape.
     ``training``: y = gamma * (x - mean) / sqrt(var + epsilon) + beta with the batch
     mean and biased variance (one fused op), and the moving statistics, when given,
     are updated in place: moving = moving * momentum + batch * (1 - momentum).
@@ -145,12 +266,12 @@ def batch_norm(x, moving_mean=None, moving_var=None, gamma=None, beta=None,
     several processes (``cr.distributed``; the op ``SyncBatchNorm``).
     """
     x = as_tensor(x)
-    _check_channels("batch_norm", x, moving_mean=moving_mean, moving_var=moving_var,
+    _check_channels("batch_norm", x, axis, moving_mean=moving_mean, moving_var=moving_var,
                     gamma=gamma, beta=beta)
     if training:
         stats = {}
         op = SyncBatchNorm if synchronized and process_group.current().size > 1 else BatchNorm
-        y = op.apply(x, gamma, beta, epsilon=epsilon, stats=stats)
+        y = op.apply(x, gamma, beta, epsilon=epsilon, stats=stats, axis=axis)
         for moving, batch in ((moving_mean, stats["mean"]), (moving_var, stats["var"])):
             if moving is not None:
                 _update_moving(moving, batch, momentum)
@@ -163,8 +284,8 @@ def batch_norm(x, moving_mean=None, moving_var=None, gamma=None, beta=None,
     scale = 1.0 / np.sqrt(var + x.dtype.type(epsilon))
     if gamma is not None:
         scale = as_tensor(gamma) * scale
-    y = (x - mean.astype(x.dtype)) * scale
-    return y if beta is None else y + beta
+    y = (x - _along(mean.astype(x.dtype), axis, x.ndim)) * _along(scale, axis, x.ndim)
+    return y if beta is None else y + _along(beta, axis, x.ndim)
 
 
 def layer_norm(x, gamma=None, beta=None, epsilon: float = 1e-3) -> Tensor:
@@ -266,29 +387,68 @@ def _pick_class(x: Tensor, index: np.ndarray, axis: int) -> Tensor:
 
 
 def cross_entropy(logits, target, weight=None, ignore_index: int = -100,
-                  reduction: str = "mean") -> Tensor:
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy, as ``torch.nn.functional.cross_entropy``.
 
     logits (N, C) or (N, C, d1, ...) or (C,); target: class indices (N,) / (N, d1, ...)
     / () or probabilities of the logits' shape. ``weight`` (C,) rescales classes; with
     index targets "mean" divides by the summed weights of the non-ignored targets.
+    ``label_smoothing`` = e mixes the target with the uniform distribution over the C
+    classes, (1 - e) target + e / C, torch's definition (with index targets and
+    ``weight``, each class's share is weighted too, and "mean" still divides by the
+    summed weights of the targets).
     """
     logits = as_tensor(logits)
     axis = _class_axis(logits)
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"Invalid value for argument `label_smoothing` of `cross_entropy`: "
+                         f"expected a float in [0, 1]; received label_smoothing="
+                         f"{label_smoothing}.")
     if _is_index_target(target):
         target = _index_target(target)
+        if label_smoothing:
+            return _smoothed_cross_entropy(logits, target, weight, ignore_index, reduction,
+                                           label_smoothing, axis)
         loss = SoftmaxCrossEntropy.apply(logits, _without_ignored(target, ignore_index),
                                          axis=axis)
         return _weighted_class_loss(loss, target, weight, ignore_index, reduction,
                                     "cross_entropy")
     target = _float_target(target, logits)
+    if label_smoothing:
+        target = target * (1 - label_smoothing) + label_smoothing / logits.shape[axis]
     if weight is not None:
-        shape = [1] * logits.ndim
-        shape[axis] = -1
-        w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, logits.dtype)
-        target = target * w.reshape(shape)
+        target = target * _class_weights(weight, logits, axis)
     return _reduce(SoftmaxCrossEntropy.apply(logits, target, axis=axis), reduction,
                    "cross_entropy")
+
+
+def _class_weights(weight, logits: Tensor, axis: int) -> np.ndarray:
+    """``weight`` (C,) shaped to broadcast along the class axis of ``logits``."""
+    shape = [1] * logits.ndim
+    shape[axis] = -1
+    return np.asarray(weight.data if isinstance(weight, Tensor) else weight,
+                      logits.dtype).reshape(shape)
+
+
+def _smoothed_cross_entropy(logits: Tensor, target: np.ndarray, weight, ignore_index: int,
+                            reduction: str, smoothing: float, axis: int) -> Tensor:
+    """Index targets with label smoothing, as torch: one fused cross-entropy against the
+    distribution t = (1 - e) onehot(y) w[y] + (e / C) w (zero for ignored targets), so
+    the loss is (1 - e) w[y] (-log p_y) + (e / C) sum_c w_c (-log p_c); "mean" divides
+    by the summed w[y] of the non-ignored targets (their count without ``weight``)."""
+    n_classes = logits.shape[axis]
+    ignored = target == ignore_index
+    clean = np.expand_dims(_without_ignored(target, ignore_index), axis)
+    w = np.ones([n_classes if a == axis else 1 for a in range(logits.ndim)], logits.dtype) \
+        if weight is None else _class_weights(weight, logits, axis)
+    picked = np.take_along_axis(np.broadcast_to(w, logits.shape), clean, axis)  # w[y]
+    classes = np.arange(n_classes).reshape(w.shape)
+    soft = (classes == clean) * (picked * (1 - smoothing)) + w * (smoothing / n_classes)
+    soft *= ~np.expand_dims(ignored, axis)
+    loss = SoftmaxCrossEntropy.apply(logits, soft.astype(logits.dtype), axis=axis)
+    if reduction == "mean":
+        return loss.sum() / np.where(ignored, 0, np.squeeze(picked, axis)).sum()
+    return _reduce(loss, reduction, "cross_entropy")
 
 
 def nll_loss(log_probs, target, weight=None, ignore_index: int = -100,

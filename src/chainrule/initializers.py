@@ -8,6 +8,7 @@ comes from chainrule's seeded generator.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -118,11 +119,12 @@ _placeholder_budget: list[int] | None = None  # [values left] inside placeholder
 
 @contextlib.contextmanager
 def placeholder_weights(max_values: int) -> Iterator[None]:
-    """Inside: weights start as zeros (no random draws) and at most ``max_values``
-    values may be created in all; more raises :class:`WeightBudgetExceeded`.
+    """Inside: weights start as read-only zeros that take no memory (one zero seen
+    through a broadcast view; no random draws), and at most ``max_values`` values may
+    be created in all; more raises :class:`WeightBudgetExceeded`, before allocating.
 
-    Loading a saved model rebuilds its layers this way before copying the stored
-    weights in, so a hostile config cannot make it allocate without bound.
+    Loading a saved model rebuilds its layers this way before its stored weights are
+    read and copied in, so a hostile config cannot make it allocate without bound.
     """
     global _placeholder_budget
     previous, _placeholder_budget = _placeholder_budget, [int(max_values)]
@@ -137,9 +139,9 @@ def initialize(identifier: str | Callable, shape: tuple) -> np.ndarray:
     draw = get(identifier)
     shape = tuple(int(d) for d in shape)
     if _placeholder_budget is not None:
-        _placeholder_budget[0] -= int(np.prod(shape))
+        _placeholder_budget[0] -= math.prod(shape)  # Python ints: no overflow
         if _placeholder_budget[0] < 0:
             raise WeightBudgetExceeded(f"a weight of shape {shape} exceeds the number of "
                                        f"values allowed while building placeholders.")
-        return np.zeros(shape, dtype=get_default_dtype())
+        return np.broadcast_to(np.zeros((), dtype=get_default_dtype()), shape)
     return np.asarray(draw(shape), dtype=get_default_dtype())

@@ -9,7 +9,8 @@ shape mismatch is a ValueError naming both shapes, never a silent broadcast.
 Probabilities or logits. With ``from_logits=True`` the cross-entropies take logits
 and use the fused, stable ops (finite loss and gradient for any finite logit).
 With ``from_logits=False`` (the default) ``y_pred`` holds probabilities and, as
-Keras does, they are clipped to [1e-7, 1 - 1e-7] before the log: a saturated
+Keras does, they are clipped to [1e-7, 1 - 1e-7] before the log (in float16, where
+1 - 1e-7 rounds to 1, to [epsneg, 1 - epsneg], epsneg = 2**-11): a saturated
 wrong output costs -log(1e-7) = 16.1 and passes no gradient. That holds for any
 probabilities (a view, a detached tensor, an array), in or out of ``no_grad``.
 The stable path is chosen explicitly, not by looking at the graph: a model whose
@@ -31,6 +32,12 @@ from .registry import Registry
 from .tensor import Tensor, as_tensor
 
 EPSILON = 1e-7  # Keras' backend.epsilon(): the clip applied to probabilities
+
+
+def epsilon(dtype) -> float:
+    """The clip for probabilities of ``dtype``: Keras' 1e-7, or the gap below 1 where
+    that is larger (float16: 1 - 1e-7 rounds to 1, and log(1 - p) to log 0)."""
+    return max(EPSILON, float(np.finfo(dtype).epsneg))
 
 
 # ---------------------------------------------------------------- helpers
@@ -215,31 +222,81 @@ class ProbabilisticLoss(Loss):
         return {**super().get_config(), "from_logits": self.from_logits}
 
 
-class BinaryCrossentropy(ProbabilisticLoss):
+class _SmoothedLoss(ProbabilisticLoss):
+    """A cross-entropy with Keras' ``label_smoothing`` = e: the targets become
+    t (1 - e) + e / K, K the number of classes (2 for the binary loss)."""
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
+                 name: str | None = None):
+        if not 0 <= label_smoothing <= 1:
+            raise ValueError(f"Invalid value for argument `label_smoothing` of "
+                             f"`{type(self).__name__}`: expected a float in [0, 1]; received "
+                             f"label_smoothing={label_smoothing}.")
+        self.label_smoothing = float(label_smoothing)
+        super().__init__(from_logits, name)
+
+    def classes(self, y_pred: Tensor) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def align(self, y_true, y_pred: Tensor):
+        y_true = super().align(y_true, y_pred)
+        self.check_targets(y_true.data if isinstance(y_true, Tensor) else y_true)
+        if not self.label_smoothing:
+            return y_true
+        e = self.label_smoothing
+        return y_true * (1 - e) + e / self.classes(y_pred)
+
+    def check_targets(self, values: np.ndarray) -> None:
+        """Raise a ValueError naming targets this loss cannot take (before smoothing)."""
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+class BinaryCrossentropy(_SmoothedLoss):
     """-(t log p + (1 - t) log(1 - p)), mean over the last axis then the batch.
 
-    y_pred holds probabilities (logits with ``from_logits=True``); targets in [0, 1].
-    Probabilities are clipped to [1e-7, 1 - 1e-7], as Keras.
+    y_pred holds probabilities (logits with ``from_logits=True``); targets must lie in
+    [0, 1] (a ValueError names the others). Probabilities are clipped to
+    [1e-7, 1 - 1e-7], as Keras. ``label_smoothing`` = e moves the targets towards 1/2:
+    t (1 - e) + e / 2.
     """
 
     default_name = "binary_crossentropy"
     activation = "sigmoid"
 
+    def classes(self, y_pred: Tensor) -> int:
+        return 2
+
     def call_logits(self, y_true, logits: Tensor) -> Tensor:
         return F.binary_cross_entropy_with_logits(logits, y_true, reduction="none").mean(-1)
 
+    def check_targets(self, values: np.ndarray) -> None:
+        """Targets must lie in [0, 1]."""
+        if values.size and not 0 <= values.min() <= values.max() <= 1:
+            outside = np.unique(values[(values < 0) | (values > 1) | np.isnan(values)])
+            raise ValueError(f"{type(self).__name__}: `y_true` must hold labels in [0, 1] "
+                             f"(0/1 classes or probabilities); received {_shown(outside)} "
+                             f"among them (values in [{values.min()}, {values.max()}]).")
+
     def call_probabilities(self, y_true, probs: Tensor) -> Tensor:
-        clipped = probs.clip(EPSILON, 1 - EPSILON)
+        eps = epsilon(probs.dtype)
+        clipped = probs.clip(eps, 1 - eps)
         return F.binary_cross_entropy(clipped, y_true, reduction="none").mean(axis=-1)
 
 
-class CategoricalCrossentropy(ProbabilisticLoss):
+class CategoricalCrossentropy(_SmoothedLoss):
     """-sum(t log p) over the last (class) axis, mean over the batch; one-hot or
     probability targets of y_pred's shape. Probabilities are renormalised to sum to 1
-    and clipped, as Keras."""
+    and clipped, as Keras. ``label_smoothing`` = e mixes the targets with the uniform
+    distribution over the C classes: t (1 - e) + e / C (Keras'; with integer targets,
+    ``cr.functional.cross_entropy(label_smoothing=)`` is torch's)."""
 
     default_name = "categorical_crossentropy"
     activation = "softmax"
+
+    def classes(self, y_pred: Tensor) -> int:
+        return y_pred.shape[-1]
 
     def call_logits(self, y_true, logits: Tensor) -> Tensor:
         return _over_last_axis(F.cross_entropy, logits, y_true)
@@ -256,8 +313,8 @@ class SparseCategoricalCrossentropy(ProbabilisticLoss):
     activation = "softmax"
 
     def align(self, y_true, y_pred: Tensor) -> np.ndarray:
-        """Integer targets (N,) in [0, C) for y_pred (N, C); (N, 1) is squeezed, floats
-        truncated."""
+        """Integer targets (N,) in [0, C) for y_pred (N, C); (N, 1) is squeezed; float
+        labels must be whole numbers (2.0, not 1.9)."""
         y = np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
         if y.ndim == y_pred.ndim and y.shape[-1:] == (1,):
             y = y[..., 0]
@@ -265,11 +322,14 @@ class SparseCategoricalCrossentropy(ProbabilisticLoss):
             raise ValueError(f"{type(self).__name__}: y_true has shape {y.shape} but y_pred "
                              f"has shape {y_pred.shape}; expected one class index per "
                              f"sample, of shape {y_pred.shape[:-1]}.")
-        y = y if y.dtype.kind in "iu" else y.astype(np.int64)
+        if y.dtype.kind not in "iu":
+            y = _whole_labels(y, type(self).__name__)
         n_classes = y_pred.shape[-1]
         if y.size and (y.min() < 0 or y.max() >= n_classes):
-            raise IndexError(f"{type(self).__name__}: class indices must be in "
-                             f"[0, {n_classes}); received values in [{y.min()}, {y.max()}].")
+            bad = np.unique(y[(y < 0) | (y >= n_classes)])
+            raise ValueError(f"{type(self).__name__}: `y_true` must hold class indices in "
+                             f"[0, {n_classes}) for {n_classes} classes; received "
+                             f"{_shown(bad)} (values in [{y.min()}, {y.max()}]).")
         return y
 
     def call_logits(self, y_true: np.ndarray, logits: Tensor) -> Tensor:
@@ -279,10 +339,29 @@ class SparseCategoricalCrossentropy(ProbabilisticLoss):
         return _over_last_axis(F.nll_loss, _clipped_log_probs(probs), y_true)
 
 
+def _shown(values: np.ndarray) -> str:
+    """Up to five values as their dtype prints them (float32 1.9 as 1.9)."""
+    return "[" + ", ".join(map(str, values[:5])) + (", ...]" if values.size > 5 else "]")
+
+
+def _whole_labels(y: np.ndarray, owner: str) -> np.ndarray:
+    """Float or bool class labels as int64 if every one is a whole number."""
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
+        bad = np.unique(y[~(np.isfinite(y) & (y == np.round(y)))])
+        raise ValueError(f"{owner}: `y_true` must hold whole class indices; received "
+                         f"{_shown(bad)} (use integer labels; one-hot targets go to "
+                         f"categorical_crossentropy).")
+    if y.dtype.kind not in "fb":
+        raise TypeError(f"{owner}: `y_true` must hold integer class indices; received "
+                        f"dtype {y.dtype}.")
+    return y.astype(np.int64)
+
+
 def _clipped_log_probs(y_pred: Tensor) -> Tensor:
     """log of probabilities renormalised over the last axis and clipped to [eps, 1 - eps]."""
     p = y_pred / y_pred.sum(axis=-1, keepdims=True)
-    return p.clip(EPSILON, 1 - EPSILON).log()
+    eps = epsilon(p.dtype)
+    return p.clip(eps, 1 - eps).log()
 
 
 class LossFunctionWrapper(Loss):

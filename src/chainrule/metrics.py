@@ -221,44 +221,95 @@ class Recall(_ConfusionMetric):
 
 
 class AUC(Metric):
-    """Area under the ROC curve, exact (the Mann-Whitney statistic with tied scores
-    sharing their average rank). Keras approximates it with 200 thresholds."""
+    """Area under the ROC curve over every batch since ``reset``, exact: the
+    Mann-Whitney statistic, the fraction of (positive, negative) pairs whose scores
+    are in the right order, tied scores counting one half (scikit-learn's
+    ``roc_auc_score``; Keras approximates the same area with 200 thresholds).
+
+    Linear in the number of scores over a run, however often ``result()`` is called
+    (``fit`` calls it after every batch when a callback wants batch logs): each
+    ``update`` counts its pairs against the scores seen so far, which are kept sorted
+    in a few runs of doubling sizes (positives and negatives apart), so that
+    ``result()`` is one division.
+    """
 
     name = "auc"
-    _additive = ("labels", "scores")
+    _additive = ("positives", "negatives", "twice_u")  # merged by merge_state below
 
     def reset(self) -> None:
-        self.scores: list[np.ndarray] = []
-        self.labels: list[np.ndarray] = []
+        self.positives = _SortedRuns()
+        self.negatives = _SortedRuns()
+        self.twice_u = 0  # twice the Mann-Whitney U: an integer, so the sum is exact
 
     def update(self, y_true, y_pred) -> None:
         y_true, y_pred = _align(_array(y_true), _array(y_pred))
-        self.labels.append((y_true > 0.5).ravel())
-        self.scores.append(y_pred.astype(np.float64).ravel())
+        labels = (y_true > 0.5).ravel()
+        scores = y_pred.astype(np.float64).ravel()
+        pos, neg = np.sort(scores[labels]), np.sort(scores[~labels])
+        # pairs inside the batch, then against the positives and negatives seen before
+        self.twice_u += _twice_pairs_below(pos, neg) + self.negatives.twice_pairs_below(pos) \
+            + self.positives.twice_pairs_above(neg)
+        self.positives.add(pos)
+        self.negatives.add(neg)
 
     def result(self) -> float:
-        if not self.scores:
-            return 0.0
-        labels, scores = np.concatenate(self.labels), np.concatenate(self.scores)
-        n_pos = int(labels.sum())
-        n_neg = labels.size - n_pos
+        n_pos, n_neg = self.positives.size, self.negatives.size
         if n_pos == 0 or n_neg == 0:
             return 0.0
-        ranks = _average_ranks(scores)
-        return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+        return self.twice_u / (2 * n_pos * n_neg)
+
+    def state(self) -> dict:
+        return {"positives": self.positives.sorted(), "negatives": self.negatives.sorted(),
+                "twice_u": self.twice_u}
+
+    def merge_state(self, states: list[dict]) -> None:
+        """Each state's pairs, plus the pairs between its scores and those already here."""
+        for state in states:
+            pos, neg = state["positives"], state["negatives"]
+            self.twice_u += state["twice_u"] + self.negatives.twice_pairs_below(pos) \
+                + self.positives.twice_pairs_above(neg)
+            self.positives.add(pos)
+            self.negatives.add(neg)
 
 
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks of ``x`` with ties given their average rank (scipy's rankdata)."""
-    order = np.argsort(x, kind="mergesort")
-    sorted_x = x[order]
-    starts = np.r_[True, sorted_x[1:] != sorted_x[:-1]]
-    group = np.cumsum(starts) - 1
-    first = np.flatnonzero(starts)
-    last = np.r_[first[1:], x.size] - 1
-    ranks = np.empty(x.size)
-    ranks[order] = (first[group] + last[group]) / 2 + 1
-    return ranks
+def _twice_pairs_below(queries: np.ndarray, sorted_run: np.ndarray) -> int:
+    """Twice the number of (q, s) pairs with s < q, ties counting one half: for each
+    query, #(s < q) + #(s <= q)."""
+    if not queries.size or not sorted_run.size:
+        return 0
+    return int(np.searchsorted(sorted_run, queries, "left").sum()
+               + np.searchsorted(sorted_run, queries, "right").sum())
+
+
+class _SortedRuns:
+    """A growing multiset of scores kept as sorted runs whose sizes at least double
+    from the newest to the oldest, so there are O(log n) runs and each score is
+    merged O(log n) times: counting against all of them costs O(batch log² n)."""
+
+    def __init__(self):
+        self.runs: list[np.ndarray] = []
+        self.size = 0
+
+    def add(self, sorted_scores: np.ndarray) -> None:
+        if not sorted_scores.size:
+            return
+        self.runs.append(sorted_scores)
+        self.size += sorted_scores.size
+        while len(self.runs) > 1 and self.runs[-2].size <= 2 * self.runs[-1].size:
+            newer = self.runs.pop()
+            self.runs[-1] = np.sort(np.concatenate([self.runs[-1], newer]), kind="stable")
+
+    def sorted(self) -> np.ndarray:
+        """Every stored score, sorted."""
+        return np.sort(np.concatenate([np.empty(0), *self.runs]), kind="stable")
+
+    def twice_pairs_below(self, queries: np.ndarray) -> int:
+        """Twice the pairs (query, stored) with stored < query, ties one half."""
+        return sum(_twice_pairs_below(queries, run) for run in self.runs)
+
+    def twice_pairs_above(self, queries: np.ndarray) -> int:
+        """Twice the pairs (query, stored) with stored > query, ties one half."""
+        return 2 * queries.size * self.size - self.twice_pairs_below(queries)
 
 
 class MeanMetricWrapper(Metric):

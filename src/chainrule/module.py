@@ -88,6 +88,15 @@ class Module:
             self._modules[name] = value
         object.__setattr__(self, name, value)
 
+    def add_module(self, name: str, module: Module) -> None:
+        """Register ``module`` under ``name`` without making it an attribute (a
+        functional model's layers, keyed by layer name: "dense.kernel")."""
+        global _structure_version
+        if not isinstance(module, Module):
+            raise TypeError(f"add_module expects a Module; received {type(module).__name__}.")
+        self._modules[name] = module
+        _structure_version += 1
+
     def register_buffer(self, name: str, value: Tensor) -> None:
         """State that is saved but not trained (e.g. BatchNormalization's moving mean)."""
         setattr(self, name, value)

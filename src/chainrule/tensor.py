@@ -3,10 +3,16 @@
 Every method here is sugar over one op in ``chainrule.ops`` (or a few of them,
 for composites such as ``var``). NumPy arrays and Python scalars mix in freely;
 where NumPy and PyTorch disagree, methods follow NumPy (see DESIGN §2).
+
+NumPy's own functions work on tensors too (``np.exp(t)``, ``np.dot(X, W)``,
+``ndarray - t``): NumPy hands them to ``Tensor.__array_ufunc__`` (NEP 13) and
+``__array_function__`` (NEP 18), which run the op that ``NUMPY_UFUNCS`` or
+``NUMPY_FUNCTIONS`` at the end of this file names, so the graph is kept.
 """
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import weakref
 from collections.abc import Sequence
@@ -35,6 +41,11 @@ from .ops.shape import BroadcastTo, Concat, GetItem, Pad, Reshape, Stack, Transp
 
 def _to_array(data, dtype=None) -> np.ndarray:
     """``data`` as an ndarray: floats in the default dtype, arrays keep theirs."""
+    if isinstance(data, list | tuple) and _holds_tracked_tensor(data):
+        raise TypeError("tensor(): `data` holds tensors that require grad; a new tensor made "
+                        "from their values would be a leaf cut from their graph, and their "
+                        ".grad would stay None. Use cr.stack(tensors) (or cr.concat) to join "
+                        "them differentiably, or .detach() them to copy only their values.")
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
     if isinstance(data, np.ndarray):
@@ -43,6 +54,19 @@ def _to_array(data, dtype=None) -> np.ndarray:
     if arr.dtype.kind == "f" or arr.dtype == object:
         arr = arr.astype(backend.get_default_dtype())
     return arr
+
+
+def _holds_tracked_tensor(data: list | tuple) -> bool:
+    """Whether nested lists/tuples hold a Tensor that requires grad."""
+    pending = [data]
+    while pending:
+        for item in pending.pop():
+            if isinstance(item, Tensor):
+                if item.requires_grad:
+                    return True
+            elif isinstance(item, list | tuple):
+                pending.append(item)
+    return False
 
 
 class Tensor(TensorBase):
@@ -54,7 +78,6 @@ class Tensor(TensorBase):
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name",
                  "__weakref__")
-    __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, name: str | None = None):
@@ -136,7 +159,25 @@ class Tensor(TensorBase):
         return int(self.item())
 
     def __array__(self, dtype=None, copy=None):
+        """``np.asarray(t)``: the explicit way out of the graph (the array, no gradient)."""
         return self.data if dtype is None else self.data.astype(dtype)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NEP 13: ``np.exp(t)``, ``np.maximum(a, t)`` and ``ndarray + t`` run chainrule's op."""
+        if method == "__call__" and not kwargs:
+            op = NUMPY_UFUNCS.get(ufunc)
+            if op is not None:
+                return op(*inputs)
+        return _numpy_fallback(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        """NEP 18: ``np.sum(t)``, ``np.dot(X, t)``, ``np.stack([t0, t1])`` run chainrule's ops."""
+        call = NUMPY_FUNCTIONS.get(func)
+        if call is not None:
+            return call(args, kwargs)
+        if not all(issubclass(t, Tensor | np.ndarray) for t in types):
+            return NotImplemented
+        return _numpy_fallback(func, "__call__", args, kwargs)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
@@ -605,3 +646,211 @@ functions = {name: _method_as_function(name) for name in (
     "relu", "leaky_relu", "elu", "gelu", "clip", "softmax", "log_softmax", "logsumexp",
     "reshape", "transpose", "permute", "flatten", "squeeze", "unsqueeze", "expand",
     "broadcast_to", "pad", "argmax", "argmin", "square")}
+
+
+# ---------------------------------------------------------------- NumPy's protocols (NEP 13, 18)
+# The one home of "which NumPy function runs which op". A NumPy function not listed
+# here runs on the arrays behind the tensors (a plain NumPy result) when no tensor
+# argument requires grad, and raises TypeError when one does: it never drops a graph
+# silently. docs/autograd.md ("NumPy functions on tensors") lists them all.
+
+
+def _binary(op):
+    """A binary op called NumPy-style, the tensor in either place; the tensor's dtype wins."""
+    def call(x, y):
+        if isinstance(x, Tensor):
+            return op.apply(x, x._operand(y))
+        return op.apply(y._operand(x), y)
+    return call
+
+
+def _matmul(x, y) -> Tensor:
+    return x.matmul(y) if isinstance(x, Tensor) else y.__rmatmul__(x)
+
+
+NUMPY_UFUNCS = {
+    np.add: _binary(Add), np.subtract: _binary(Sub), np.multiply: _binary(Mul),
+    np.divide: _binary(Div), np.power: _binary(Pow), np.maximum: _binary(Maximum),
+    np.minimum: _binary(Minimum), np.matmul: _matmul, np.negative: Neg.apply,
+    np.positive: lambda x: x, np.exp: Exp.apply, np.log: Log.apply, np.sqrt: Sqrt.apply,
+    np.absolute: Abs.apply, np.tanh: Tanh.apply, np.square: Tensor.square,
+}
+"""NumPy ufunc -> chainrule op (``np.divide`` is ``np.true_divide``, ``np.abs`` is
+``np.absolute``). Called with the ufunc's inputs, positional, no keywords."""
+
+NO_GRADIENT = frozenset({
+    np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
+    np.logical_and, np.logical_or, np.logical_xor, np.logical_not, np.isnan, np.isinf,
+    np.isfinite, np.signbit, np.sign, np.floor, np.ceil, np.trunc, np.rint,
+    np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.flatnonzero,
+    np.count_nonzero, np.any, np.all, np.allclose, np.isclose, np.array_equal,
+    np.array_equiv, np.round, np.around, np.shape, np.ndim, np.size, np.zeros_like,
+    np.ones_like, np.empty_like, np.full_like, np.shares_memory, np.may_share_memory,
+})
+"""NumPy functions whose result carries no gradient in any framework (booleans,
+indices, shapes, piecewise-constant values): they return NumPy's plain result on the
+arrays behind the tensors, even for tensors that require grad."""
+
+
+def _dot(a, b) -> Tensor:
+    """``np.dot``: a product with a scalar, else ``matmul`` (equal while ``b`` has <= 2 axes)."""
+    a_ndim, b_ndim = _ndim(a), _ndim(b)
+    if a_ndim == 0 or b_ndim == 0:
+        return _binary(Mul)(a, b)
+    if b_ndim > 2:
+        raise TypeError(f"np.dot of operands of shapes {np.shape(_raw(a))} and "
+                        f"{np.shape(_raw(b))} (a sum over the second-to-last axis of a "
+                        f"{b_ndim}-D second operand) has no chainrule op; use "
+                        f"np.matmul / @ for batched matrix products.")
+    return _matmul(a, b)
+
+
+def _ndim(x) -> int:
+    return x.ndim if isinstance(x, Tensor | np.ndarray) else np.ndim(x)
+
+
+def _clip(a, a_min=None, a_max=None, min=None, max=None) -> Tensor:  # noqa: A002
+    low, high = (a_min, a_max) if a_min is not None or a_max is not None else (min, max)
+    return as_tensor(a).clip(_raw(low), _raw(high))
+
+
+def _where(condition, x=None, y=None):
+    if x is None and y is None:  # np.where(condition) is np.nonzero: indices, no gradient
+        return np.nonzero(_raw(condition))
+    return where(condition, x, y)
+
+
+def _reduction(method):
+    def call(a, axis=None, keepdims=False) -> Tensor:
+        return method(as_tensor(a), axis=axis, keepdims=bool(keepdims))
+    return call
+
+
+def _spread(method):
+    def call(a, axis=None, ddof=0, keepdims=False) -> Tensor:
+        return method(as_tensor(a), axis=axis, keepdims=bool(keepdims), ddof=ddof)
+    return call
+
+
+_HANDLERS = {
+    np.dot: _dot, np.clip: _clip, np.where: _where,
+    np.sum: _reduction(Tensor.sum), np.mean: _reduction(Tensor.mean),
+    np.max: _reduction(Tensor.max), np.amax: _reduction(Tensor.max),
+    np.min: _reduction(Tensor.min), np.amin: _reduction(Tensor.min),
+    np.var: _spread(Tensor.var), np.std: _spread(Tensor.std),
+    np.reshape: lambda a, shape: as_tensor(a).reshape(shape),
+    np.ravel: lambda a: as_tensor(a).flatten(),
+    np.transpose: lambda a, axes=None: as_tensor(a).transpose(*(axes or ())),
+    np.squeeze: lambda a, axis=None: as_tensor(a).squeeze(axis),
+    np.expand_dims: lambda a, axis: as_tensor(a).unsqueeze(axis),
+    np.broadcast_to: lambda array, shape: as_tensor(array).broadcast_to(shape),
+    np.pad: lambda array, pad_width, constant_values=0.0:
+        as_tensor(array).pad(pad_width, constant_values),
+    np.stack: lambda arrays, axis=0: stack(arrays, axis),
+    np.concatenate: lambda arrays, axis=0: concat(arrays, axis),
+    np.split: lambda ary, indices_or_sections, axis=0: split(ary, indices_or_sections, axis),
+}
+"""NumPy function -> chainrule, each handler taking the arguments it supports under
+NumPy's own parameter names (``np.concat`` is ``np.concatenate``)."""
+
+
+class _NumPyCall:
+    """One NumPy function's arguments, bound to NumPy's parameter names, handed to its
+    chainrule handler; an argument the handler lacks is refused unless it is NumPy's
+    default (``np.sum(t, dtype=None)`` passes, ``np.sum(t, dtype=float)`` raises)."""
+
+    __slots__ = ("name", "handler", "positional", "defaults", "accepted", "leading")
+
+    def __init__(self, func, handler):
+        params = inspect.signature(func).parameters
+        self.name, self.handler = _numpy_name(func), handler
+        self.positional = tuple(n for n, p in params.items()
+                                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+        self.defaults = {n: p.default for n, p in params.items()}
+        mine = tuple(inspect.signature(handler).parameters)
+        self.accepted = frozenset(mine)
+        # how many leading positional arguments both take in the same order (the fast path)
+        self.leading = next((i for i, (a, b) in enumerate(zip(self.positional, mine)) if a != b),
+                            min(len(self.positional), len(mine)))
+
+    def __call__(self, args: tuple, kwargs: dict):
+        if not kwargs and len(args) <= self.leading:
+            return self.handler(*args)
+        if len(args) > len(self.positional):
+            raise TypeError(f"{self.name}() takes at most {len(self.positional)} positional "
+                            f"arguments; {len(args)} were given.")
+        bound = dict(zip(self.positional, args))
+        bound.update(kwargs)
+        for name in bound.keys() - self.accepted:
+            value = bound.pop(name)
+            if not _is_default(value, self.defaults.get(name, inspect.Parameter.empty)):
+                raise TypeError(_refusal(self.name, name))
+        return self.handler(**bound)
+
+
+def _numpy_fallback(func, method: str, args: tuple, kwargs: dict):
+    """A NumPy call no op serves: NumPy's plain result on the arrays when the result
+    carries no gradient anyway, else a TypeError saying what to do instead."""
+    name = _numpy_name(func) + ("" if method == "__call__" else f".{method}")
+    if kwargs.get("out") is not None:
+        raise TypeError(_refusal(name, "out"))
+    if kwargs and method == "__call__" and func in NUMPY_UFUNCS:
+        raise TypeError(_refusal(name, next(iter(kwargs))))
+    tracked: list = []
+    args, kwargs = _unwrap(args, tracked), _unwrap(kwargs, tracked)
+    if tracked and func not in NO_GRADIENT:
+        raise TypeError(
+            f"{name} has no chainrule op, so it cannot keep a tensor that requires grad in the "
+            f"graph. Write it with chainrule's functions (cr.<fn>: cr.exp, cr.sum, cr.matmul, "
+            f"...; docs/autograd.md, 'NumPy functions on tensors', lists the NumPy functions "
+            f"that work on tensors), or leave the graph explicitly with t.numpy() or "
+            f"np.asarray(t) (no gradient flows back through the result).")
+    return (func if method == "__call__" else getattr(func, method))(*args, **kwargs)
+
+
+def _refusal(name: str, argument: str) -> str:
+    """Why ``name(..., argument=...)`` is refused, and what to write instead."""
+    if argument == "out":
+        return (f"{name}(..., out=...) is not supported with chainrule tensors: the graph "
+                f"needs every value it saw, so nothing is written in place. Assign the result "
+                f"instead (y = {name}(...)); for `a += t` with a NumPy array `a`, write "
+                f"`a = a + t`.")
+    return (f"{name}(..., {argument}=...) is not supported on chainrule tensors: the argument "
+            f"has no chainrule equivalent. Leave it out, or call {name} on t.numpy() to leave "
+            f"the graph explicitly.")
+
+
+def _is_default(value, default) -> bool:
+    """Whether an argument a handler lacks was passed as NumPy's default (harmless)."""
+    return value is default or (type(value) is type(default)
+                                and isinstance(value, str | bool | int) and value == default)
+
+
+def _numpy_name(func) -> str:
+    """``np.exp``, ``np.linalg.norm``; other libraries' functions by their module."""
+    name = func.__name__
+    if isinstance(func, np.ufunc):
+        return f"np.{name}" if getattr(np, name, None) is func else name
+    module = getattr(func, "__module__", None) or "numpy"
+    return f"{'np' + module[5:] if module.startswith('numpy') else module}.{name}"
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _unwrap(obj, tracked: list):
+    """``obj`` with every Tensor (in lists, tuples and dicts too) replaced by its array;
+    the tensors that require grad are appended to ``tracked``."""
+    if isinstance(obj, Tensor):
+        if obj.requires_grad:
+            tracked.append(obj)
+        return obj.data
+    if isinstance(obj, list | tuple):
+        return type(obj)(_unwrap(o, tracked) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _unwrap(v, tracked) for k, v in obj.items()}
+    return obj
+
+
+NUMPY_FUNCTIONS = {func: _NumPyCall(func, handler) for func, handler in _HANDLERS.items()}

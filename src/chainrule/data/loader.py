@@ -9,7 +9,7 @@ import numpy as np
 
 from ..backend import rng
 from ..tensor import Tensor
-from .inputs import as_array
+from .inputs import as_array, check_count
 
 
 class DataLoader:
@@ -25,9 +25,7 @@ class DataLoader:
 
     def __init__(self, x, y=None, batch_size: int = 32, shuffle: bool = False,
                  drop_last: bool = False):
-        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"Invalid value for argument `batch_size` of `DataLoader`: "
-                             f"expected a positive integer; received batch_size={batch_size!r}.")
+        batch_size = check_count(batch_size, "batch_size", 1, "DataLoader")
         self.x = as_array(x, "x")
         self.y = None if y is None else as_array(y, "y")
         if self.y is not None and len(self.y) != len(self.x):

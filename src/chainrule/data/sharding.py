@@ -4,7 +4,7 @@ over several processes.
 With ``size`` processes and ``batch_size`` rows each, a step trains on a global batch
 of ``batch_size * size`` rows, the same ones one process with that batch size would
 take: every process draws the same permutation (their generators are in step, see
-``models/sharding.py``), cuts the same global batches and keeps its own consecutive
+``models/data_parallel.py``), cuts the same global batches and keeps its own consecutive
 slice, split as ``np.array_split`` splits (the last, shorter batch of an epoch too).
 A last batch with fewer rows than processes is skipped, so every process has rows in
 every step. Each batch is yielded inside ``process_group.batch_shard``: dropout and
@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import process_group
 from ..process_group import BatchShard, ProcessGroup
-from .inputs import ArrayData, Batch, IterableData
+from .inputs import ArrayData, Batch, IterableData, batch_length
 
 
 def split_rows(total: int, rank: int, size: int) -> tuple[int, int]:
@@ -71,7 +71,7 @@ def _dealt_batches(data: IterableData, batch_size: int, shuffle: bool,
     while True:
         turn = list(itertools.islice(source, group.size))
         mine = turn[group.rank] if len(turn) > group.rank else None
-        rows = group.allgather(np.array([0 if mine is None else len(mine[0])], np.int64),
+        rows = group.allgather(np.array([0 if mine is None else batch_length(mine[0])], np.int64),
                                "the batch sizes of a data loader's turn")[:, 0]
         if not rows.all():
             return

@@ -1,5 +1,6 @@
 """``report.html``: one self-contained page (plots inlined as base64 PNG, the graph as
-inline SVG or its DOT text) with a section per walkthrough."""
+inline SVG, or as a matplotlib picture among the plots) with a section per
+walkthrough: what it computed, its plots and every line it printed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from .runner import Outcome, format_value
 from .summary import verdict
 
@@ -25,10 +27,10 @@ table { border-collapse: collapse; margin: .5em 0 1em; }
 th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; }
 td.num { font-family: ui-monospace, Menlo, Consolas, monospace; }
-pre { background: #f7f7f7; border: 1px solid #e4e4e4; padding: .6em; overflow-x: auto;
-      font-size: 13px; }
+pre { background: #f7f7f7; border: 1px solid #e4e4e4; padding: .6em; font-size: 13px;
+      white-space: pre-wrap; overflow-wrap: anywhere; }
 section { border-top: 2px solid #eee; margin-top: 2em; padding-top: .5em; }
-.pass { color: #1a7f37; } .fail, .error { color: #cf222e; } .skipped { color: #9a6700; }
+.ok { color: #1a7f37; } .error { color: #cf222e; } .needs { color: #9a6700; }
 img { max-width: 100%; border: 1px solid #eee; }
 figure { margin: 1em 0; } figcaption { color: #555; font-size: 90%; }
 .graph svg { max-width: 100%; height: auto; }
@@ -67,31 +69,27 @@ def _png(path: Path, title: str) -> str:
 
 
 def _graph(result: dict) -> str:
+    """The Graphviz SVG inline (without Graphviz the graph is drawn among the plots)."""
     svg_path = result.get("svg_path")
     if svg_path and Path(svg_path).is_file():
         svg = Path(svg_path).read_text()
         svg = re.sub(r"<\?xml.*?\?>|<!DOCTYPE.*?>|<!--.*?-->", "", svg, flags=re.S).strip()
         return f'<h3>The graph</h3><div class="graph">{svg}</div>'
-    if result.get("dot"):
-        return ("<h3>The graph (Graphviz DOT; install Graphviz for a drawing)</h3>"
-                f"<pre>{html.escape(result['dot'])}</pre>")
     return ""
+
+
+def _css_class(o: Outcome) -> str:
+    return {"ok": "ok", "error": "error", "needs extra": "needs"}[o.status]
 
 
 def _section(i: int, o: Outcome, plots_note: str) -> str:
     w = o.walkthrough
     parts = [f'<section id="{w.name}">',
              f"<h2>{i}. {html.escape(w.title)} <small>({w.name})</small></h2>",
-             f"<p>{html.escape(w.shows)}. <span class=\"{o.status}\"><b>{verdict(o)}</b></span>"
-             + (f" in {o.seconds:.1f} s" if o.status != "skipped" else "") + "</p>"]
-    if o.status == "skipped":
-        parts.append(f"<p class=\"skipped\">Skipped: {html.escape(o.message)}.</p>")
-    if o.checks:
-        items = "".join(
-            f"<li class=\"{'pass' if c.passed else 'fail'}\">{'✓' if c.passed else '✗'} "
-            f"{html.escape(c.label)}{' (--quick bound)' if c.relaxed else ''}</li>"
-            for c in o.checks)
-        parts.append(f"<h3>Against the tutorial</h3><ul>{items}</ul>")
+             f"<p>{html.escape(w.shows)}. <span class=\"{_css_class(o)}\"><b>"
+             f"{html.escape(verdict(o))}</b></span></p>"]
+    if o.status == "needs extra":
+        parts.append(f"<p class=\"needs\">Not run: {html.escape(o.message)}.</p>")
     if o.result:
         rows = "".join(f"<tr><td>{html.escape(k)}</td><td class=\"num\">{html.escape(v)}</td>"
                        f"</tr>" for k, v in flatten_numbers(o.result))
@@ -101,7 +99,7 @@ def _section(i: int, o: Outcome, plots_note: str) -> str:
         if plots:
             parts.append("<h3>Plots</h3>" + "".join(_png(p, t) for t, p in plots.items()))
         elif plots_note:
-            parts.append(f"<p class=\"skipped\">{html.escape(plots_note)}</p>")
+            parts.append(f"<p class=\"needs\">{html.escape(plots_note)}</p>")
         parts.append(_graph(o.result))
     if o.output.strip():
         parts.append(f"<h3>Printed output</h3><pre>{html.escape(o.output)}</pre>")
@@ -114,19 +112,16 @@ def _section(i: int, o: Outcome, plots_note: str) -> str:
 def write_report(outcomes: list[Outcome], out_dir: Path, quick: bool, seconds: float,
                  plots_note: str = "") -> Path:
     """Write ``out_dir/report.html`` and return its path."""
-    from .. import __version__
-
     rows = "".join(
         f"<tr><td><a href=\"#{o.walkthrough.name}\">{o.walkthrough.name}</a></td>"
         f"<td>{html.escape(o.walkthrough.shows)}</td>"
-        f"<td class=\"num\">{html.escape(o.key_numbers())}</td>"
-        f"<td class=\"{o.status}\">{verdict(o)}</td></tr>" for o in outcomes)
-    mode = "quick run (--quick: fewer epochs; PASS* marks a looser bound)" if quick \
-        else "full run"
+        f"<td class=\"num\">{html.escape(o.summary())}</td>"
+        f"<td class=\"{_css_class(o)}\">{html.escape(verdict(o))}</td></tr>" for o in outcomes)
+    mode = "quick run (--quick: fewer epochs)" if quick else "full run"
     head = (f"<h1>chainrule demo</h1><p>chainrule {__version__}, NumPy {np.__version__}, "
             f"Python {platform.python_version()}; {mode}; {len(outcomes)} walkthroughs in "
             f"{seconds:.1f} s; {datetime.now():%Y-%m-%d %H:%M}.</p>"
-            + (f"<p class=\"skipped\">{html.escape(plots_note)}</p>" if plots_note else "")
+            + (f"<p class=\"needs\">{html.escape(plots_note)}</p>" if plots_note else "")
             + "<table><tr><th>walkthrough</th><th>what it shows</th><th>key numbers</th>"
             f"<th>result</th></tr>{rows}</table>")
     body = "\n".join(_section(i, o, plots_note) for i, o in enumerate(outcomes, 1))

@@ -1,143 +1,96 @@
-"""Run walkthroughs: load ``examples/<script>.py`` by path, call ``main``, judge, time.
+"""Run walkthroughs: import ``chainrule.tutorials.<name>``, call ``main``, time it.
 
-The examples live at the root of a source checkout, outside the installed package,
-so they are imported by file path from the checkout this package was installed
-from (``pip install -e .``), or from ``./examples`` when run inside a checkout.
+The demo judges nothing: a walkthrough is "ok" when it ran without raising, and
+its outcome carries the numbers it computed (the tests hold the expectations).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import importlib.util
 import io
-import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
-from ..utils.plotting import is_available as plotting_available
-from .registry import WALKTHROUGHS, Check, DemoContext, Walkthrough, lookup
+import numpy as np
 
-PLOTS_SKIPPED = "plots skipped: matplotlib is not installed (pip install -e \".[examples]\")"
+from ..tutorials import WALKTHROUGHS, Walkthrough, load
+from ..tutorials.expected import lookup
+from ..tutorials.extras import MissingExtra
 
-
-def repo_root() -> Path | None:
-    """The checkout holding ``src/chainrule`` (None for a non-editable install)."""
-    root = Path(__file__).resolve().parents[3]
-    return root if (root / "src" / "chainrule").is_dir() else None
-
-
-def examples_dir() -> Path:
-    """``examples/`` of the checkout, else of the current directory."""
-    candidates = ([repo_root() / "examples"] if repo_root() is not None else [])
-    candidates.append(Path.cwd() / "examples")
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        "chainrule demo runs the walkthroughs in the examples/ folder of a source checkout, "
-        "and none was found: clone the repository, `pip install -e \".[examples]\"` from it, "
-        "and run `chainrule demo` again.")
-
-
-def load_example(filename: str) -> ModuleType:
-    """Import ``examples/<filename>`` by path (once; later calls reuse the module)."""
-    path = examples_dir() / filename
-    if not path.is_file():
-        raise FileNotFoundError(f"No walkthrough script at {path}.")
-    name = f"chainrule_examples.{path.stem}"
-    module = sys.modules.get(name)
-    if module is not None and Path(module.__file__) == path:
-        return module
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+LABELS = {"ok": "ok", "error": "ERROR", "needs extra": "not run: needs an extra"}
 
 
 @dataclass
 class Outcome:
-    """What one walkthrough did: status is "pass", "fail", "error" or "skipped"."""
+    """What one walkthrough did: status "ok", "error" (it raised) or "needs extra"
+    (an optional package is missing; ``message`` says which extra to install)."""
 
     walkthrough: Walkthrough
     status: str
     result: dict | None = None
-    checks: list[Check] = field(default_factory=list)
+    key_numbers: dict | None = None
     seconds: float = 0.0
     output: str = ""
     message: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.status in ("pass", "skipped")
+        return self.status == "ok"
 
-    @property
-    def relaxed(self) -> bool:
-        return any(c.relaxed for c in self.checks)
-
-    def key_numbers(self) -> str:
-        """``key=value`` for each of the walkthrough's summary keys."""
-        if self.result is None:
-            return ""
-        parts = []
-        for entry in self.walkthrough.keys:
-            label, _, key = entry.rpartition("=")
-            try:
-                value = format_value(lookup(self.result, key))
-            except (KeyError, IndexError, TypeError):
-                value = "?"
-            parts.append(f"{label or key}={value}")
-        return "  ".join(parts)
+    def summary(self) -> str:
+        """``label=value`` for each of the walkthrough's key numbers."""
+        return "  ".join(f"{label}={format_value(value)}"
+                         for label, value in (self.key_numbers or {}).items())
 
 
 def format_value(value) -> str:
-    """Numbers to 4 significant digits; short lists of numbers likewise."""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int | float) or hasattr(value, "dtype"):
-        try:
-            return f"{float(value):.4g}"
-        except (TypeError, ValueError):
-            return str(value)
-    if isinstance(value, list | tuple):
+    """Counts as integers, other numbers to 4 significant digits, lists likewise."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple | np.ndarray):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     return str(value)
 
 
-def run_walkthrough(walkthrough: Walkthrough, ctx: DemoContext) -> Outcome:
-    """Run one walkthrough with its stdout captured; never raises."""
-    if walkthrough.requires is not None:
-        reason = walkthrough.requires(ctx)
-        if reason:
-            return Outcome(walkthrough, "skipped", message=reason)
+def key_numbers(module, result: dict) -> dict:
+    """The walkthrough's ``KEY_NUMBERS`` (label -> dotted path) looked up in ``result``."""
+    found = {}
+    for label, key in getattr(module, "KEY_NUMBERS", {}).items():
+        with contextlib.suppress(KeyError, IndexError, TypeError):
+            found[label] = lookup(result, key)
+    return found
+
+
+def run_walkthrough(walkthrough: Walkthrough, out_dir: Path, quick: bool = False) -> Outcome:
+    """Run one walkthrough with its stdout captured (its progress bars go to stderr);
+    never raises."""
     buffer, start = io.StringIO(), time.perf_counter()
     try:
-        module = load_example(walkthrough.filename)
+        module = load(walkthrough.name)
         with contextlib.redirect_stdout(buffer):
-            result = module.main(**walkthrough.args(ctx))
-        if walkthrough.plot is not None:
-            result.setdefault("plots", {}).update(walkthrough.plot(result, ctx))
-        checks = [check(result, ctx.quick) for check in walkthrough.checks]
+            result = module.main(out_dir=out_dir, quick=quick, verbose=True)
+    except MissingExtra as error:
+        return Outcome(walkthrough, "needs extra", seconds=time.perf_counter() - start,
+                       output=buffer.getvalue(), message=str(error))
     except Exception:  # a broken walkthrough is reported, and the others still run
         return Outcome(walkthrough, "error", seconds=time.perf_counter() - start,
                        output=buffer.getvalue(), message=traceback.format_exc())
-    status = "pass" if all(c.passed for c in checks) else "fail"
-    failed = [c.label for c in checks if not c.passed]
-    return Outcome(walkthrough, status, result, checks, time.perf_counter() - start,
-                   buffer.getvalue(), message="failed: " + "; ".join(failed) if failed else "")
+    return Outcome(walkthrough, "ok", result, key_numbers(module, result),
+                   time.perf_counter() - start, buffer.getvalue())
 
 
 def select(only: Iterable[str] | None) -> list[Walkthrough]:
-    """The registered walkthroughs, or those named in ``only`` (in registry order)."""
+    """Every walkthrough, or those named in ``only`` (in the demo's order)."""
     if not only:
         return list(WALKTHROUGHS)
     wanted = {name.strip() for item in only for name in item.split(",") if name.strip()}
@@ -149,31 +102,14 @@ def select(only: Iterable[str] | None) -> list[Walkthrough]:
     return [w for w in WALKTHROUGHS if w.name in wanted]
 
 
-def run_all(walkthroughs: list[Walkthrough], ctx: DemoContext,
+def run_all(walkthroughs: list[Walkthrough], out_dir: Path, quick: bool = False,
             progress: Callable[[str], None] = print) -> list[Outcome]:
-    """Run in order, one progress line each."""
+    """Run in order: a line as each starts and one as it ends."""
     outcomes = []
     for i, w in enumerate(walkthroughs, 1):
-        outcome = run_walkthrough(w, ctx)
-        label = {"pass": "ok", "fail": "FAILED", "error": "ERROR",
-                 "skipped": "skipped"}[outcome.status]
-        extra = f" ({outcome.seconds:.1f} s)" if outcome.status != "skipped" else ""
-        progress(f"[{i}/{len(walkthroughs)}] {w.name:<22} {label}{extra}")
+        head = f"[{i}/{len(walkthroughs)}] {w.name:<20}"
+        progress(f"{head} {w.title} ...")
+        outcome = run_walkthrough(w, out_dir, quick)
+        progress(f"{head} {LABELS[outcome.status]} ({outcome.seconds:.1f} s)")
         outcomes.append(outcome)
     return outcomes
-
-
-def run_example_script(main: Callable[..., dict], argv: list[str] | None = None) -> dict:
-    """The ``if __name__ == "__main__"`` of every walkthrough: ``[--out DIR] [--quick]``."""
-    doc = sys.modules[main.__module__].__doc__ or ""
-    parser = argparse.ArgumentParser(description=doc.strip().split("\n")[0])
-    parser.add_argument("--out", default="chainrule-demo",
-                        help="folder for the plots (default ./chainrule-demo)")
-    parser.add_argument("--quick", action="store_true", help="fewer epochs/iterations")
-    args = parser.parse_args(argv)
-    result = main(out_dir=Path(args.out), quick=args.quick, verbose=True)
-    for title, path in (result.get("plots") or {}).items():
-        print(f"plot ({title}): {path}")
-    if not plotting_available():
-        print(PLOTS_SKIPPED)
-    return result

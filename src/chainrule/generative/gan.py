@@ -28,6 +28,7 @@ from ..callbacks import History
 from ..data import DataLoader
 from ..losses import BinaryCrossentropy
 from ..models import Model
+from ..models.sequential import output_shape_of
 from ..models.training import inference_mode
 from ..module import Module
 from ..optim import Adam, Optimizer
@@ -95,6 +96,14 @@ class GAN(Model):
 
     def forward(self, z):
         return self.generator(z)
+
+    def compute_output_shape(self, input_shape):
+        """The generator's output shape for noise of ``input_shape``, building the
+        generator, then the discriminator on it, from shapes alone (``build`` runs no
+        data)."""
+        samples = output_shape_of(self.generator, input_shape)
+        output_shape_of(self.discriminator, samples)
+        return samples
 
     def sample_latent(self, n: int) -> np.ndarray:
         """(n, latent_dim) standard normal noise from chainrule's seeded generator."""

@@ -1,4 +1,5 @@
-"""The one exception a corrupt or hostile model file raises."""
+"""The one exception a corrupt or hostile model file raises, and the warning for
+weights that hold NaN or infinity."""
 
 
 class ModelFormatError(ValueError):
@@ -6,3 +7,7 @@ class ModelFormatError(ValueError):
 
     The message names the file member and what is wrong with it.
     """
+
+
+class NonFiniteWeightsWarning(RuntimeWarning):
+    """Loaded weights hold NaN or infinity (the message names the arrays)."""

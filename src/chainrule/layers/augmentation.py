@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import backend, process_group
 from ..tensor import Tensor, where
-from .base import Layer
+from .base import Layer, single_shape
 
 FILL_MODES = ("constant", "reflect", "nearest", "wrap")
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -27,6 +27,10 @@ class _RandomLayer:
         self.seed = seed
         self._own_rng = None if seed is None else np.random.default_rng(seed)
         super().__init__(**kwargs)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """The input's shape: augmentation moves or perturbs values, never the shape."""
+        return single_shape(self, input_shape)
 
     def _rng(self) -> np.random.Generator:
         # Looked up at call time: cr.manual_seed replaces the global generator.
@@ -187,6 +191,8 @@ def _maybe_reversed(length: int, flip: np.ndarray) -> np.ndarray:
 
 class GaussianNoise(_RandomLayer, Layer):
     """Add N(0, stddev**2) noise in training, any shape; the identity in eval."""
+
+    supports_masking = True
 
     def __init__(self, stddev: float, seed: int | None = None, **kwargs):
         if not stddev >= 0:

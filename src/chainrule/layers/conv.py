@@ -4,9 +4,43 @@ from __future__ import annotations
 
 from .. import activations, initializers
 from .. import functional as F
-from ..ops.conv import normalize_padding, normalize_tuple
+from ..ops.conv import normalize_padding, normalize_tuple, output_size, padding_amounts
 from ..tensor import Tensor
-from .base import Layer
+from .base import Layer, single_shape
+
+
+def window_output_length(size: int | None, window: int, stride: int, dilation: int,
+                         padding: str) -> int | None:
+    """Positions of a sliding window along one axis (None when ``size`` is unknown):
+    "valid" floor((size - dilation (window - 1) - 1) / stride) + 1, "same" ceil(size / stride)."""
+    if size is None:
+        return None
+    pads = padding_amounts(size, window, stride, dilation, padding)
+    return output_size(size + sum(pads), window, stride, dilation)
+
+
+def check_rank(layer: Layer, input_shape, rank: int) -> tuple:
+    """``input_shape`` of rank ``rank + 2`` (batch, spatial..., channels), else an error."""
+    input_shape = single_shape(layer, input_shape)
+    if len(input_shape) != rank + 2:
+        raise ValueError(f"`{type(layer).__name__}` expects inputs of rank {rank + 2} "
+                         f"(batch, {'spatial, ' * rank}channels); layer '{layer.name}' "
+                         f"received shape {input_shape}.")
+    return input_shape
+
+
+def spatial_output_shape(layer: Layer, input_shape, window: tuple, strides: tuple,
+                         dilation: tuple, padding: str, channels: int | None) -> tuple:
+    """(N, *spatial outputs, channels) of a convolution or pooling layer of rank
+    ``len(window)``; an error naming the layer when no window position fits."""
+    input_shape = check_rank(layer, input_shape, len(window))
+    spatial = tuple(window_output_length(size, k, s, d, padding) for size, k, s, d in
+                    zip(input_shape[1:-1], window, strides, dilation))
+    if any(n is not None and n < 1 for n in spatial):
+        raise ValueError(f"`{type(layer).__name__}` layer '{layer.name}': inputs of shape "
+                         f"{input_shape} are smaller than its window {window}; no output "
+                         f"position fits.")
+    return (input_shape[0], *spatial, input_shape[-1] if channels is None else channels)
 
 
 class _Conv(Layer):
@@ -34,14 +68,23 @@ class _Conv(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape: tuple) -> None:
-        if len(input_shape) != self.rank + 2:
-            raise ValueError(f"`{type(self).__name__}` expects inputs of rank {self.rank + 2} "
-                             f"(batch, {'spatial, ' * self.rank}channels); received shape "
-                             f"{tuple(input_shape)}.")
+        input_shape = check_rank(self, input_shape, self.rank)
+        if input_shape[-1] is None:
+            raise ValueError(f"`{type(self).__name__}` layer '{self.name}' needs a known "
+                             f"channels axis; received input shape {input_shape}.")
         shape = (*self.kernel_size, input_shape[-1], self.filters)
         self.add_weight("kernel", shape, self.kernel_initializer)
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        channels = check_rank(self, input_shape, self.rank)[-1]
+        if channels != self.kernel.shape[-2]:
+            raise ValueError(f"`{type(self).__name__}` layer '{self.name}' expected inputs "
+                             f"with {self.kernel.shape[-2]} channels (its kernel is "
+                             f"{self.kernel.shape}); received shape {tuple(input_shape)}.")
+        return spatial_output_shape(self, input_shape, self.kernel_size, self.strides,
+                                    self.dilation_rate, self.padding, self.filters)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import functional as F
 from ..ops.embedding import check_ids
 from ..tensor import Tensor
-from .base import Layer
+from .base import Layer, single_shape
 
 
 class Embedding(Layer):
@@ -13,17 +15,20 @@ class Embedding(Layer):
 
     ``embeddings`` is (input_dim, output_dim); ids must lie in [0, input_dim).
     Repeated ids accumulate gradient in their row. ``input_length`` (Keras 2) fixes
-    the sequence length, so the layer builds at once.
+    the sequence length, so the layer builds at once. With ``mask_zero=True`` id 0 is
+    padding: ``compute_mask`` gives ``ids != 0`` (N, T), which models hand to the
+    layers after it that take ``mask=`` (as Keras; id 0 still has a row).
     """
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
-                 input_length: int | None = None, **kwargs):
+                 input_length: int | None = None, mask_zero: bool = False, **kwargs):
         for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if int(value) != value or value <= 0:
                 raise ValueError(f"Invalid value for argument `{arg}` of `Embedding`: expected "
                                  f"a positive integer; received {arg}={value}.")
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.embeddings_initializer = embeddings_initializer
+        self.mask_zero = bool(mask_zero)
         self.input_length = None if input_length is None else int(input_length)
         self.embeddings = None
         if self.input_length is not None and kwargs.get("input_shape") is None:
@@ -34,6 +39,15 @@ class Embedding(Layer):
         self.add_weight("embeddings", (self.input_dim, self.output_dim),
                         self.embeddings_initializer)
 
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return (*single_shape(self, input_shape), self.output_dim)
+
+    def compute_mask(self, inputs, mask=None):
+        """``ids != 0`` (the shape of the ids) with ``mask_zero``; else None."""
+        if not self.mask_zero:
+            return None
+        return np.asarray(getattr(inputs, "data", inputs)) != 0
+
     def forward(self, ids: Tensor) -> Tensor:
         ids = check_ids(ids.data, self.input_dim,
                         owner=f"`Embedding` layer '{self.name}'")
@@ -43,4 +57,4 @@ class Embedding(Layer):
         return {**super().get_config(), "input_dim": self.input_dim,
                 "output_dim": self.output_dim,
                 "embeddings_initializer": self.embeddings_initializer,
-                "input_length": self.input_length}
+                "input_length": self.input_length, "mask_zero": self.mask_zero}

@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from .. import functional as F
 from ..tensor import Tensor
-from .base import Layer
+from .base import Layer, single_shape
 
 
-def _check_axis(layer: Layer, input_shape: tuple) -> None:
-    """Only the last (channels) axis is supported: -1 or ndim - 1."""
+def _check_axis(layer: Layer, input_shape: tuple, any_axis: bool) -> int:
+    """The channel axis as a non-negative int: any axis but the batch axis when
+    ``any_axis``, else only the last (-1 or ndim - 1)."""
     ndim = len(input_shape)
-    if not isinstance(layer.axis, int) or layer.axis not in (-1, ndim - 1):
-        raise ValueError(f"Invalid value for argument `axis` of `{type(layer).__name__}`: only "
-                         f"the last axis (-1, channels-last) is supported; received "
-                         f"axis={layer.axis!r} for inputs of shape {tuple(input_shape)}.")
+    axis = layer.axis
+    allowed = range(1 - ndim, ndim) if any_axis else (-1, ndim - 1)
+    if isinstance(axis, bool) or not isinstance(axis, int) or axis not in allowed \
+            or (any_axis and axis % ndim == 0):
+        expected = "an axis other than the batch axis 0" if any_axis else \
+            "the last axis (-1, channels-last)"
+        raise ValueError(f"Invalid value for argument `axis` of `{type(layer).__name__}`: "
+                         f"expected {expected}; received axis={axis!r} for inputs of shape "
+                         f"{tuple(input_shape)}.")
+    return axis % ndim
 
 
-def _check_channels(layer: Layer, x: Tensor, channels: int) -> None:
-    if x.ndim == 0 or x.shape[-1] != channels:
+def _check_channels(layer: Layer, shape: tuple, channels: int, axis: int = -1) -> None:
+    if len(shape) <= axis or shape[axis] != channels:
         raise ValueError(f"`{type(layer).__name__}` layer '{layer.name}' was built for "
-                         f"{channels} channels on the last axis; received shape {x.shape}.")
+                         f"{channels} channels on axis {axis}; received shape "
+                         f"{tuple(shape)}.")
 
 
 class _Normalization:
@@ -27,6 +35,8 @@ class _Normalization:
 
     A mixin placed before ``Layer`` (so it stays out of the layer registry).
     """
+
+    supports_masking = True
 
     def __init__(self, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, beta_initializer="zeros", gamma_initializer="ones",
@@ -38,13 +48,25 @@ class _Normalization:
         self.gamma = self.beta = None
         super().__init__(**kwargs)
 
+    any_axis = False  # whether ``axis`` may be any axis but the batch axis
+
     def build(self, input_shape: tuple) -> None:
-        _check_axis(self, input_shape)
-        self.channels = input_shape[-1]
+        input_shape = single_shape(self, input_shape)
+        self.channel_axis = _check_axis(self, input_shape, self.any_axis)
+        if input_shape[self.channel_axis] is None:
+            raise ValueError(f"`{type(self).__name__}` layer '{self.name}' needs a known "
+                             f"size on axis {self.channel_axis}; received input shape "
+                             f"{input_shape}.")
+        self.channels = input_shape[self.channel_axis]
         if self.scale:
             self.add_weight("gamma", (self.channels,), self.gamma_initializer)
         if self.center:
             self.add_weight("beta", (self.channels,), self.beta_initializer)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        input_shape = single_shape(self, input_shape)
+        _check_channels(self, input_shape, self.channels, self.channel_axis)
+        return input_shape
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
@@ -56,16 +78,22 @@ class _Normalization:
 class BatchNormalization(_Normalization, Layer):
     """Normalise each channel with batch statistics in training, moving ones otherwise.
 
-    x (N, ..., C) -> y, same shape: y = gamma * (x - mean) / sqrt(var + epsilon) + beta.
+    x (N, ..., C) -> y, same shape: y = gamma * (x - mean) / sqrt(var + epsilon) + beta,
+    with C on ``axis`` (the last by default; ``axis=1`` for channels-first inputs, or
+    any axis but the batch axis; mean and variance run over all the others).
     In training (``self.training`` and not frozen) mean/var are the batch's (biased
     variance) and the buffers follow Keras:
     moving = moving * momentum + batch * (1 - momentum), the biased batch variance
     feeding ``moving_variance``. In eval, or when frozen (``trainable = False``, as
-    Keras), the moving statistics are used and never updated. Channels-last only.
+    Keras), the moving statistics are used and never updated. torch's ``BatchNorm1d/2d``
+    is ``axis=1`` with ``momentum = 1 - momentum`` and ``eps = epsilon``, except that
+    torch's running variance takes the unbiased batch variance.
     ``synchronized=True`` (Keras 3; torch's SyncBatchNorm): when ``fit(distributed=True)``
     spreads each batch over several processes, the statistics are the global batch's,
     not each process's share's.
     """
+
+    any_axis = True
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer="zeros",
@@ -89,11 +117,11 @@ class BatchNormalization(_Normalization, Layer):
         self.add_state("moving_variance", (self.channels,), self.moving_variance_initializer)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_channels(self, x, self.channels)
+        _check_channels(self, x.shape, self.channels, self.channel_axis)
         return F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
                             training=self.training and self._trainable,
                             momentum=self.momentum, epsilon=self.epsilon,
-                            synchronized=self.synchronized)
+                            axis=self.channel_axis, synchronized=self.synchronized)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum,
@@ -110,5 +138,5 @@ class LayerNormalization(_Normalization, Layer):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_channels(self, x, self.channels)
+        _check_channels(self, x.shape, self.channels, self.channel_axis)
         return F.layer_norm(x, self.gamma, self.beta, epsilon=self.epsilon)

@@ -25,8 +25,8 @@ from ..ops.recurrent import (
     SimpleRNNSequence,
     Workspace,
 )
-from ..tensor import Tensor, stack
-from .base import Layer, to_tensor
+from ..tensor import Tensor, stack, where
+from .base import Layer, single_shape, to_tensor
 
 
 def _fused_name(identifier) -> str | None:
@@ -44,11 +44,13 @@ class _RNN(Layer):
 
     gates = 1  # gate blocks side by side in kernel and recurrent_kernel
     state_names = ("h",)
+    supports_masking = True
 
     def __init__(self, units: int, activation="tanh", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", return_sequences: bool = False,
-                 return_state: bool = False, go_backwards: bool = False, **kwargs):
+                 return_state: bool = False, go_backwards: bool = False,
+                 zero_output_for_mask: bool = False, **kwargs):
         layer = type(self).__name__
         if isinstance(units, bool) or int(units) != units or units <= 0:
             raise ValueError(f"Invalid value for argument `units` of `{layer}`: expected a "
@@ -63,6 +65,7 @@ class _RNN(Layer):
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
         self.kernel = self.recurrent_kernel = self.bias = None
         # the fused op's scratch arrays, reused call to call and freed with the layer
         self._workspace = Workspace()
@@ -71,12 +74,35 @@ class _RNN(Layer):
     # ------------------------------------------------------------ weights
 
     def build(self, input_shape: tuple) -> None:
+        input_shape = single_shape(self, input_shape)
         self._check_rank(input_shape)
+        if input_shape[-1] is None:
+            raise ValueError(f"`{type(self).__name__}` layer '{self.name}' needs a known "
+                             f"features axis; received input shape {input_shape}.")
         width = self.gates * self.units
         self.add_weight("kernel", (input_shape[-1], width), self.kernel_initializer)
         self.add_weight("recurrent_kernel", (self.units, width), self.recurrent_initializer)
         if self.use_bias:
             self.add_weight("bias", self._bias_shape(), self._bias_initializer())
+
+    def compute_output_shape(self, input_shape: tuple):
+        """(N, units), or (N, T, units) with return_sequences; with return_state a list
+        that adds each state's (N, units)."""
+        input_shape = single_shape(self, input_shape)
+        self._check_rank(input_shape)
+        self._check_features(input_shape)
+        batch, steps = input_shape[:2]
+        output = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
+        if not self.return_state:
+            return output
+        return [output, *((batch, self.units) for _ in self.state_names)]
+
+    def compute_mask(self, inputs, mask=None):
+        """The time-step mask carries on with return_sequences; states have none."""
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask, *(None for _ in self.state_names)]
+        return output_mask
 
     def _bias_shape(self) -> tuple:
         return (self.gates * self.units,)
@@ -90,21 +116,40 @@ class _RNN(Layer):
 
     # ------------------------------------------------------------ forward
 
-    def forward(self, x: Tensor, initial_state=None):
+    def forward(self, x: Tensor, initial_state=None, mask=None):
         """x (N, T, F) -> (N, units) or (N, T, units); ``[output, *states]`` with return_state.
 
         ``initial_state``: the starting states, ``[h]`` (or just ``h``) or, for LSTM,
-        ``[h, c]``, each (N, units); zeros when omitted.
+        ``[h, c]``, each (N, units); zeros when omitted. ``mask`` (N, T), True where a
+        step counts (``Embedding(mask_zero=True)`` gives it): at a masked step the
+        states stay as they were and the output repeats the previous one (zeros
+        instead with ``zero_output_for_mask``, as Keras' Bidirectional sets), so the
+        last output is that of the last unmasked step.
         """
         self._check_input(x)
+        mask = self._check_mask(x, mask)
         states = self._initial_states(x, initial_state)
         if self.go_backwards:
             x = x[:, ::-1]
+            mask = None if mask is None else mask[:, ::-1]
         if self._fusable():
-            output, states = self._fused(x, states)
+            output, states = self._fused(x, states, mask)
         else:
-            output, states = self._composite(x, states)
+            output, states = self._composite(x, states, mask)
+        if mask is not None and self.zero_output_for_mask and self.return_sequences:
+            output = output * mask[..., None].astype(output.dtype)
         return [output, *states] if self.return_state else output
+
+    def _check_mask(self, x: Tensor, mask) -> np.ndarray | None:
+        """The mask as a boolean (N, T) array, or None."""
+        if mask is None:
+            return None
+        mask = np.asarray(getattr(mask, "data", mask))
+        if mask.shape != x.shape[:2]:
+            raise ValueError(f"`{type(self).__name__}` layer '{self.name}' expected a mask of "
+                             f"shape (batch, timesteps) = {x.shape[:2]}; received "
+                             f"{mask.shape}.")
+        return mask.astype(bool)
 
     def _activation_names(self) -> tuple:
         return (_fused_name(self.activation),)
@@ -116,19 +161,23 @@ class _RNN(Layer):
         """The final state from an op output (already final without return_sequences)."""
         return sequence[:, -1] if self.return_sequences else sequence
 
-    def _composite(self, x: Tensor, states: list) -> tuple:
-        """The loop over time in Tensor ops: one ``_step`` per time step."""
+    def _composite(self, x: Tensor, states: list, mask: np.ndarray | None) -> tuple:
+        """The loop over time in Tensor ops: one ``_step`` per time step (a masked
+        sample keeps its states)."""
         z = x @ self.kernel
         if self.use_bias:
             z = z + self._input_bias()
         outputs = []
         for t in range(x.shape[1]):
-            states = self._step(z[:, t], states)
+            new = self._step(z[:, t], states)
+            if mask is not None:
+                new = [where(mask[:, t, None], n, s) for n, s in zip(new, states)]
+            states = new
             outputs.append(states[0])
         output = stack(outputs, axis=1) if self.return_sequences else states[0]
         return output, states
 
-    def _fused(self, x: Tensor, states: list) -> tuple:  # pragma: no cover - abstract
+    def _fused(self, x: Tensor, states: list, mask) -> tuple:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _step(self, z: Tensor, states: list) -> list:  # pragma: no cover - abstract
@@ -141,12 +190,16 @@ class _RNN(Layer):
             raise ValueError(f"`{type(self).__name__}` expected inputs of shape (batch, "
                              f"timesteps, features); received shape {tuple(shape)}.")
 
+    def _check_features(self, shape: tuple) -> None:
+        layer, features = type(self).__name__, self.kernel.shape[0]
+        if shape[-1] != features:
+            raise ValueError(f"`{layer}` expected inputs with {features} features (its kernel "
+                             f"is {self.kernel.shape}); received shape {tuple(shape)}.")
+
     def _check_input(self, x: Tensor) -> None:
         self._check_rank(x.shape)
-        layer, features = type(self).__name__, self.kernel.shape[0]
-        if x.shape[-1] != features:
-            raise ValueError(f"`{layer}` expected inputs with {features} features (its kernel "
-                             f"is {self.kernel.shape}); received shape {x.shape}.")
+        self._check_features(x.shape)
+        layer = type(self).__name__
         if x.shape[1] == 0:
             raise ValueError(f"`{layer}` expected at least one timestep; received shape "
                              f"{x.shape}.")
@@ -172,7 +225,8 @@ class _RNN(Layer):
                 "recurrent_initializer": self.recurrent_initializer,
                 "bias_initializer": self.bias_initializer,
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
-                "go_backwards": self.go_backwards}
+                "go_backwards": self.go_backwards,
+                "zero_output_for_mask": self.zero_output_for_mask}
 
 
 class _GatedRNN(_RNN):
@@ -208,11 +262,11 @@ class SimpleRNN(_RNN):
                          bias_initializer=bias_initializer, return_sequences=return_sequences,
                          return_state=return_state, go_backwards=go_backwards, **kwargs)
 
-    def _fused(self, x: Tensor, states: list) -> tuple:
+    def _fused(self, x: Tensor, states: list, mask) -> tuple:
         out = SimpleRNNSequence.apply(x, self.kernel, self.recurrent_kernel, self.bias,
                                       states[0], activation=self._activation_names()[0],
                                       sequences=self.return_sequences,
-                                      workspace=self._workspace)
+                                      workspace=self._workspace, mask=mask)
         return out, [self._last(out)]
 
     def _step(self, z: Tensor, states: list) -> list:
@@ -252,12 +306,13 @@ class LSTM(_GatedRNN):
         init, u = initializers.get(self.bias_initializer), self.units
         return lambda shape: np.concatenate([init((u,)), np.ones(u), init((2 * u,))])
 
-    def _fused(self, x: Tensor, states: list) -> tuple:
+    def _fused(self, x: Tensor, states: list, mask) -> tuple:
         activation, recurrent_activation = self._activation_names()
         out = LSTMSequence.apply(x, self.kernel, self.recurrent_kernel, self.bias, *states,
                                  activation=activation,
                                  recurrent_activation=recurrent_activation,
-                                 sequences=self.return_sequences, workspace=self._workspace)
+                                 sequences=self.return_sequences, workspace=self._workspace,
+                                 mask=mask)
         h = out[0]
         return h, [self._last(h), self._last(out[1])]
 
@@ -310,13 +365,13 @@ class GRU(_GatedRNN):
     def _input_bias(self) -> Tensor | None:
         return self.bias[0] if self.reset_after else self.bias
 
-    def _fused(self, x: Tensor, states: list) -> tuple:
+    def _fused(self, x: Tensor, states: list, mask) -> tuple:
         activation, recurrent_activation = self._activation_names()
         out = GRUSequence.apply(x, self.kernel, self.recurrent_kernel, self.bias, states[0],
                                 activation=activation,
                                 recurrent_activation=recurrent_activation,
                                 reset_after=self.reset_after, sequences=self.return_sequences,
-                                workspace=self._workspace)
+                                workspace=self._workspace, mask=mask)
         return out, [self._last(out)]
 
     def _step(self, z: Tensor, states: list) -> list:

@@ -112,18 +112,19 @@ class DataParallel(OneProcess):
         return sharding.evaluation_share(data, self.group)
 
     def merge(self, running) -> None:
-        mine = (running.sums, running.seen, [_state(m) for m in running.metrics])
+        metrics = [(name, metric) for _, metric, name in running.model._metric_entries]
+        mine = (running.sums, running.seen, [_state(m) for _, m in metrics])
         everyone = process_group.allgather_objects(mine, "the epoch's logs")
         keys = list(dict.fromkeys(k for sums, _, _ in everyone for k in sums))
         running.sums = {k: sum(sums.get(k, 0.0) for sums, _, _ in everyone) for k in keys}
         running.seen = sum(seen for _, seen, _ in everyone)
-        for i, metric in enumerate(running.metrics):
+        for i, (name, metric) in enumerate(metrics):
             states = [(theirs[i], seen) for _, seen, theirs in everyone]
             if metric._additive:  # folded in rank order: the same result everywhere
                 metric.reset()
                 metric.merge_state([state for state, _ in states])
             else:  # the mean of the processes' results, weighted by their samples
-                running.results[metric.name] = \
+                running.results[name] = \
                     sum(value * seen for value, seen in states) / max(running.seen, 1)
 
     def stop_now(self, model, every_step: bool) -> bool:

@@ -15,14 +15,17 @@ at most ten times a second.
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import time
+import warnings
 from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from ..autograd import no_grad
-from ..callbacks import CallbackList, History
-from ..data.inputs import ArrayData, IterableData, make_data
+from ..callbacks import CallbackList, History, TerminateOnNaN
+from ..data.inputs import ArrayData, Arrays, IterableData, batch_length, check_count, make_data
 from .data_parallel import OneProcess, plan_for
 from .progress import Progress, format_logs
 
@@ -40,24 +43,59 @@ def inference_mode(model) -> Iterator[None]:
             object.__setattr__(m, "training", training)
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"Invalid value for argument `{name}`: expected a positive integer; "
-                         f"received {name}={value!r}.")
-    return int(value)
+def _batch_size(value) -> int:
+    """Keras' default of 32 for None; else a whole number >= 1."""
+    return 32 if value is None else check_count(value, "batch_size")
+
+
+def check_input_shape(model, x: np.ndarray, name: str = "x") -> None:
+    """Compare the whole input with the shape the model was built for, once, before
+    batching (so the error shows what the user passed, not one batch): the same number
+    of axes and the same feature (last) axis. Skipped for token-id inputs, whose last
+    axis is the sequence length."""
+    expected = model._known_input_shape()
+    if not isinstance(expected, tuple) or model._integer_input() \
+            or not all(d is None or isinstance(d, int) for d in expected):
+        return  # unknown, token ids, or several inputs
+    if x.ndim != len(expected) or expected[-1] not in (None, x.shape[-1]):
+        raise ValueError(f"`{name}` has shape {x.shape}, samples of shape {x.shape[1:]}; "
+                         f"{type(model).__name__} {model.name!r} expects samples of shape "
+                         f"{tuple(expected[1:])} (input_shape {tuple(expected)}).")
+
+
+class _DivergenceWatch:
+    """Warns once per ``fit``, at the first step whose logs hold NaN or infinity (not
+    when a TerminateOnNaN callback is there to say so)."""
+
+    def __init__(self, callbacks: list):
+        self.warned = any(isinstance(cb, TerminateOnNaN) for cb in callbacks)
+
+    def check(self, logs: dict, epoch: int, step: int) -> None:
+        if self.warned:
+            return
+        bad = [(k, v) for k, v in logs.items()
+               if isinstance(v, numbers.Real) and not math.isfinite(v)]
+        if not bad:
+            return
+        self.warned = True
+        key, value = bad[0]
+        warnings.warn(f"fit: `{key}` became {value} at epoch {epoch + 1}, batch {step + 1}: "
+                      f"training diverged (a learning rate too high? inputs too large?) and "
+                      f"the weights are likely NaN from here on. "
+                      f"callbacks=[cr.callbacks.TerminateOnNaN()] stops at this point and "
+                      f"keeps the last finite weights.", RuntimeWarning, stacklevel=5)
 
 
 class _RunningLogs:
     """Batch-size-weighted means of the logs ``train_step``/``test_step`` return, and
     the results of the model's compiled metrics (which the steps update)."""
 
-    def __init__(self, metrics: list):
-        self.metrics = metrics
-        for m in metrics:
-            m.reset()
+    def __init__(self, model):
+        self.model = model
+        model.reset_metrics()
         self.sums: dict[str, float] = {}
         self.seen = 0
-        self.results: dict[str, float] = {}  # metric values merged from other processes
+        self.results: dict[str, float] = {}  # merged from other processes, by log name
 
     def add(self, logs: dict, n: int) -> None:
         sums = self.sums
@@ -69,15 +107,66 @@ class _RunningLogs:
         seen = self.seen
         logs = {key: total / seen for key, total in self.sums.items()} if seen \
             else {"loss": float("nan")}
-        for m in self.metrics:
-            logs[m.name] = self.results.get(m.name, float(m.result()))
+        logs.update(self.model.metric_results())
+        logs.update(self.results)
         return logs
 
 
-def _validation_data(validation_data, integer_x: bool):
+def _by_name(model, data, names: list[str], what: str):
+    """A model's inputs (or targets) as the data pipeline takes them: one array for a
+    model with one, else :class:`Arrays` in the model's order from a list or a dict by
+    name (``model.input_names`` / ``output_names``)."""
+    if data is None or _is_loader(data):
+        return data
+    if isinstance(data, dict):
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(f"`{what}` has key(s) {unknown}; the model's are {names}.")
+        if len(names) == 1:
+            return data.get(names[0])
+        return Arrays(data.get(name) for name in names)
+    if len(names) > 1:
+        if not isinstance(data, list | tuple) or len(data) != len(names):
+            kind = "inputs" if what.startswith("x") else "outputs"
+            raise ValueError(f"The model has {len(names)} {kind} {names}: give `{what}` as "
+                             f"a list of {len(names)} arrays or a dict by name.")
+        return Arrays(data)
+    return data
+
+
+def _is_loader(data) -> bool:
+    return not isinstance(data, dict | list | tuple) and not hasattr(data, "shape") \
+        and not hasattr(data, "to_numpy") and hasattr(data, "__iter__")
+
+
+def model_data(model, x, y=None, sample_weight=None, class_weight=None, what: str = "x"):
+    """``make_data`` for ``model``: dict/list inputs and targets put in the model's
+    order, integer inputs kept as integers where the model takes ids."""
+    input_names = getattr(model, "input_names", ["input"])
+    if _is_loader(x) and (len(input_names) > 1 or len(model.output_names) > 1):
+        raise ValueError(f"Model '{model.name}' has several inputs or outputs: pass arrays "
+                         f"(lists or dicts of them); data loaders yielding lists or dicts "
+                         f"are not supported.")
+    x = _by_name(model, x, input_names, what)
+    y = _by_name(model, y, model.output_names, what.replace("x", "y"))
+    integer_x = model._integer_input()
+    if isinstance(x, Arrays):
+        integer_x = [t.dtype.kind in "iub" for t in model.inputs]
+    return make_data(x, y, sample_weight, class_weight, integer_x, what)
+
+
+def _data(model, x, y=None, sample_weight=None, class_weight=None, what: str = "x"):
+    """``model_data``, with a single array input checked against the model's shape."""
+    data = model_data(model, x, y, sample_weight, class_weight, what)
+    if isinstance(data, ArrayData) and not isinstance(data.x, Arrays):
+        check_input_shape(model, data.x, what)
+    return data
+
+
+def _validation_data(model, validation_data):
     if isinstance(validation_data, tuple | list) and len(validation_data) in (2, 3):
-        return make_data(*validation_data, integer_x=integer_x, what="x_val")
-    return make_data(validation_data, integer_x=integer_x, what="x_val")
+        return _data(model, *validation_data, what="x_val")
+    return _data(model, validation_data, what="x_val")
 
 
 def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose: int = 1,
@@ -87,17 +176,17 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
     """Train ``model`` (see :meth:`Model.fit`); ``distributed``: on this process's share
     of every batch (``models/data_parallel.py``)."""
     model._require_compiled("fit")
-    verbose = 1 if verbose == "auto" else int(verbose)
-    batch_size = _positive_int(batch_size or 32, "batch_size")
-    epochs = int(epochs)
-    integer_x = model._integer_input()
-    data = make_data(x, y, sample_weight, class_weight, integer_x)
+    verbose = 1 if verbose == "auto" else check_count(verbose, "verbose", 0)
+    batch_size = _batch_size(batch_size)
+    epochs = check_count(epochs, "epochs", 0)
+    initial_epoch = check_count(initial_epoch, "initial_epoch", 0)
+    data = _data(model, x, y, sample_weight, class_weight)
     if isinstance(data, ArrayData) and data.y is None:
         raise ValueError("fit needs targets: call fit(x, y, ...) (for an autoencoder, "
                          "fit(x, x)), or pass a loader that yields (x, y) batches.")
     val = None
     if validation_data is not None:
-        val = _validation_data(validation_data, integer_x)
+        val = _validation_data(model, validation_data)
     elif validation_split:
         if isinstance(data, IterableData):
             raise ValueError("validation_split needs array inputs; pass validation_data "
@@ -115,12 +204,13 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
     model.train()
     cbs.on_train_begin()
     logs = None
+    watch = _DivergenceWatch(cbs.callbacks)
     try:
         for epoch in range(initial_epoch, epochs):
             plan.begin_epoch(model)
             cbs.on_epoch_begin(epoch)
             logs, done = _train_epoch(model, plan.batches(data, batch_size, shuffle), cbs,
-                                      progress, epoch, plan)
+                                      progress, epoch, plan, watch)
             plan.end_training_pass(model)
             if val is not None:
                 val_logs = run_evaluation(model, val, validation_batch_size or batch_size, plan)
@@ -143,9 +233,9 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
 
 
 def _train_epoch(model, batches: Iterator, cbs: CallbackList, progress: Progress, epoch: int,
-                 plan: OneProcess) -> tuple[dict, int]:
+                 plan: OneProcess, watch: _DivergenceWatch) -> tuple[dict, int]:
     """One pass over ``batches``; returns the epoch's logs and the number of steps run."""
-    running = _RunningLogs(model.compiled_metrics)
+    running = _RunningLogs(model)
     train_step = model.train_step
     batch_begin, batch_end = cbs.batch_begin, cbs.batch_end
     clock = time.perf_counter if progress.use_bar else None
@@ -153,8 +243,10 @@ def _train_epoch(model, batches: Iterator, cbs: CallbackList, progress: Progress
     progress.start_epoch(epoch)
     for xb, yb, wb in batches:
         for cb in batch_begin:
-            cb.on_batch_begin(step, {"batch": step, "size": len(xb)})
-        running.add(train_step(xb, yb, wb), len(xb))
+            cb.on_batch_begin(step, {"batch": step, "size": batch_length(xb)})
+        step_logs = train_step(xb, yb, wb)
+        watch.check(step_logs, epoch, step)
+        running.add(step_logs, batch_length(xb))
         step += 1
         if batch_end:
             batch_logs = running.result()
@@ -175,10 +267,10 @@ def run_evaluation(model, data, batch_size: int, plan: OneProcess | None = None)
     """Loss (batch-size-weighted mean) and metrics of ``model`` on ``data`` (with a
     data-parallel ``plan``, on this process's share, merged with the others')."""
     plan = plan or OneProcess()
-    running = _RunningLogs(model.compiled_metrics)
+    running = _RunningLogs(model)
     with inference_mode(model):
         for xb, yb, wb in plan.evaluation_data(data).batches(batch_size):
-            running.add(model.test_step(xb, yb, wb), len(xb))
+            running.add(model.test_step(xb, yb, wb), batch_length(xb))
     plan.merge(running)
     if running.seen == 0:
         raise ValueError("evaluate received no samples.")
@@ -189,8 +281,8 @@ def evaluate(model, x, y=None, batch_size: int | None = 32, verbose: int = 0,
              sample_weight=None, return_dict: bool = False):
     """Loss and metrics on ``x, y`` (see :meth:`Model.evaluate`)."""
     model._require_compiled("evaluate")
-    data = make_data(x, y, sample_weight, integer_x=model._integer_input())
-    logs = run_evaluation(model, data, _positive_int(batch_size or 32, "batch_size"))
+    batch_size = _batch_size(batch_size)
+    logs = run_evaluation(model, _data(model, x, y, sample_weight), batch_size)
     if verbose:
         print(format_logs(logs))
     if return_dict:
@@ -200,18 +292,33 @@ def evaluate(model, x, y=None, batch_size: int | None = 32, verbose: int = 0,
 
 
 def predict(model, x, batch_size: int | None = 32, verbose: int = 0,
-            forward: Callable | None = None) -> np.ndarray:
-    """Outputs of ``model`` on ``x`` as one NumPy array (see :meth:`Model.predict`);
-    ``forward`` (default: the model) is what runs on each batch, e.g. an autoencoder's
-    encoder."""
-    batch_size = _positive_int(batch_size or 32, "batch_size")
-    data = make_data(x, integer_x=model._integer_input())
-    forward = model if forward is None else forward
-    outputs = []
+            forward: Callable | None = None):
+    """Outputs of ``model`` on ``x`` as one NumPy array, or a list/dict of them for a
+    model with several outputs (see :meth:`Model.predict`); ``forward`` (default: the
+    model) is what runs on each batch, e.g. an autoencoder's encoder."""
+    batch_size = _batch_size(batch_size)
+    if forward is None:
+        data, forward = _data(model, x), model
+    else:  # another input than the model's (an autoencoder's decoder takes codes)
+        data = make_data(x, integer_x=model._integer_input())
+    batches = []
     with inference_mode(model):
         for xb, _, _ in data.batches(batch_size):
-            out = forward(xb)
-            outputs.append(np.array(getattr(out, "data", out)))
-    if not outputs:
+            batches.append(_as_arrays(forward(xb)))
+    if not batches:
         raise ValueError("predict received no samples.")
-    return np.concatenate(outputs, axis=0)
+    first = batches[0]
+    if isinstance(first, np.ndarray):
+        return np.concatenate(batches, axis=0)
+    keys = list(first) if isinstance(first, dict) else range(len(first))
+    joined = {k: np.concatenate([b[k] for b in batches], axis=0) for k in keys}
+    return joined if isinstance(first, dict) else [joined[k] for k in keys]
+
+
+def _as_arrays(out):
+    """A batch's output as an array, or a list/dict of arrays."""
+    if isinstance(out, dict):
+        return {k: np.array(getattr(v, "data", v)) for k, v in out.items()}
+    if isinstance(out, list | tuple):
+        return [np.array(getattr(v, "data", v)) for v in out]
+    return np.array(getattr(out, "data", out))

@@ -17,6 +17,13 @@ LOG_CLAMP = -100.0
 BCE_GRAD_EPS = float(np.float32(1e-12))  # torch's EPSILON, a float32 1e-12
 
 
+def bce_grad_floor(dtype) -> float:
+    """The floor of p (1 - p) in the gradient: torch's 1e-12, or the smallest normal
+    number of ``dtype`` where 1e-12 would underflow to 0 (float16: 6.1e-5), so that p of
+    exactly 0 or 1 gives a finite gradient."""
+    return max(BCE_GRAD_EPS, float(np.finfo(dtype).tiny))
+
+
 def _check_same_shape(op: str, x: np.ndarray, target: np.ndarray) -> None:
     if x.shape != target.shape:
         raise ShapeError(f"{op}: target of shape {target.shape} does not match the input of "
@@ -123,7 +130,8 @@ class BinaryCrossEntropy(Function):
     """Elementwise binary cross-entropy of probabilities p against t, as PyTorch.
 
     loss = -(t log p + (1 - t) log(1 - p)), each log clamped at -100;
-    dp = (p - t) / max(p (1 - p), 1e-12) g,  dt = (log(1 - p) - log p) g (clamped logs).
+    dp = (p - t) / max(p (1 - p), floor) g,  dt = (log(1 - p) - log p) g (clamped logs),
+    floor = 1e-12 (float16: its smallest normal number, see ``bce_grad_floor``).
     Fused so that probabilities of exactly 0 or 1 give finite values and gradients
     (composed ops would multiply an infinite derivative by zero).
     """
@@ -143,7 +151,7 @@ class BinaryCrossEntropy(Function):
         dp = dt = None
         if self.needs_input_grad[0]:
             dp = p - t
-            dp /= np.maximum(p * (1 - p), BCE_GRAD_EPS)
+            dp /= np.maximum(p * (1 - p), p.dtype.type(bce_grad_floor(p.dtype)))
             dp *= grad
         if self.needs_input_grad[1]:
             dt = log_q - log_p

@@ -14,14 +14,17 @@ same formula written with Tensor methods (best of 5, a loaded 2-core machine):
 ``beta`` may be None (Keras ``scale=False`` / ``center=False``).
 """
 
+import math
+
 import numpy as np
 
 from .. import process_group
 from ..autograd import Function, ShapeError
 
 
-def _standardize(x: np.ndarray, axis: int, eps: float) -> tuple:
-    """(xhat, inv, mean, var) of ``x`` along ``axis``; mean/var/inv keep that axis."""
+def _standardize(x: np.ndarray, axis, eps: float) -> tuple:
+    """(xhat, inv, mean, var) of ``x`` along ``axis`` (an int or a tuple); mean/var/inv
+    keep those axes."""
     mean = x.mean(axis=axis, keepdims=True)
     centered = x - mean
     var = (centered * centered).mean(axis=axis, keepdims=True)
@@ -30,14 +33,14 @@ def _standardize(x: np.ndarray, axis: int, eps: float) -> tuple:
 
 
 def _standardize_backward(dxhat: np.ndarray, xhat: np.ndarray, inv: np.ndarray,
-                          axis: int) -> np.ndarray:
+                          axis) -> np.ndarray:
     """d loss / dx given d loss / dxhat, for xhat = (x - mean) * inv along ``axis``."""
     return inv * (dxhat - dxhat.mean(axis=axis, keepdims=True)
                   - xhat * (dxhat * xhat).mean(axis=axis, keepdims=True))
 
 
-def _check_affine(op: str, x: np.ndarray, gamma, beta) -> None:
-    channels = x.shape[-1] if x.ndim else None
+def _check_affine(op: str, x: np.ndarray, gamma, beta, axis: int = -1) -> None:
+    channels = x.shape[axis] if x.ndim else None
     for name, p in (("gamma", gamma), ("beta", beta)):
         if p is not None and p.shape != (channels,):
             raise ShapeError(f"{op}: expected {name} of shape ({channels},) for inputs of shape "
@@ -49,44 +52,61 @@ def _affine(xhat: np.ndarray, gamma, beta) -> np.ndarray:
     return y if beta is None else y + beta
 
 
-def _affine_backward(fn: Function, grad2d: np.ndarray, xhat2d: np.ndarray) -> tuple:
-    """(dgamma, dbeta) for y = gamma * xhat + beta over (rows, channels) views."""
+def _affine_backward(fn: Function, grad2d: np.ndarray, xhat2d: np.ndarray,
+                     reduced=0) -> tuple:
+    """(dgamma, dbeta) for y = gamma * xhat + beta over (rows, channels) views, or over
+    the ``reduced`` axes of (before, channels, after) views."""
     _, needs_gamma, needs_beta = fn.needs_input_grad
-    dgamma = (grad2d * xhat2d).sum(axis=0) if needs_gamma else None
-    dbeta = grad2d.sum(axis=0) if needs_beta else None
+    dgamma = (grad2d * xhat2d).sum(axis=reduced) if needs_gamma else None
+    dbeta = grad2d.sum(axis=reduced) if needs_beta else None
     return dgamma, dbeta
 
 
-class BatchNorm(Function):
-    """Training-mode batch norm over every axis but the last (channels-last).
+def channel_view(shape: tuple, axis: int) -> tuple:
+    """The (rows, C) or (before, C, after) shape that puts channel ``axis`` of an array
+    of ``shape`` in the middle without copying, and the axes a batch norm reduces."""
+    axis %= len(shape)
+    before, after = math.prod(shape[:axis]), math.prod(shape[axis + 1:])
+    if after == 1:
+        return (before, shape[axis]), 0
+    return (before, shape[axis], after), (0, 2)
 
-    x (..., C), gamma/beta (C,) or None -> y (..., C):
+
+class BatchNorm(Function):
+    """Training-mode batch norm over every axis but the channel ``axis`` (default last).
+
+    x (..., C, ...), gamma/beta (C,) or None -> y, x's shape:
     y = gamma * (x - mean) / sqrt(var + eps) + beta, mean and biased var per channel.
     dx = gamma * inv * (g - mean(g) - xhat * mean(g * xhat)), dgamma = sum(g * xhat),
     dbeta = sum(g). Pass a dict as ``stats`` to receive the batch ``"mean"`` and
     ``"var"`` (shape (C,)), so moving statistics need no second pass over ``x``.
+    A channel axis other than the last is handled as a (before, C, after) view of x
+    (no copy), the sums running over axes 0 and 2.
     """
 
-    def forward(self, x, gamma, beta, epsilon=1e-3, stats=None):
-        if x.ndim < 2:
+    def forward(self, x, gamma, beta, epsilon=1e-3, stats=None, axis=-1):
+        if x.ndim < 2 or not -x.ndim <= axis < x.ndim:
             raise ShapeError(f"{type(self).__name__}: expected inputs with a batch axis and "
-                             f"a channel axis, (N, ..., C); received shape {x.shape}.")
-        _check_affine(type(self).__name__, x, gamma, beta)
-        rows = x.reshape(-1, x.shape[-1])
-        xhat, inv, mean, var = self._standardize(rows, 0, epsilon)
+                             f"a channel axis {axis}; received shape {x.shape}.")
+        view, reduced = channel_view(x.shape, axis)
+        _check_affine(type(self).__name__, x, gamma, beta, axis)
+        rows = x.reshape(view)
+        xhat, inv, mean, var = self._standardize(rows, reduced, epsilon)
         if stats is not None:
-            stats["mean"], stats["var"] = mean[0], var[0]
+            stats["mean"], stats["var"] = mean.reshape(-1), var.reshape(-1)
+        self.reduced = reduced
+        gamma, beta = (None if p is None else p.reshape(mean.shape) for p in (gamma, beta))
         self.save_for_backward(xhat, inv, gamma)
         return _affine(xhat, gamma, beta).reshape(x.shape)
 
     def backward(self, grad):
         xhat, inv, gamma = self.saved
         g = grad.reshape(xhat.shape)
-        dgamma, dbeta = _affine_backward(self, g, xhat)
+        dgamma, dbeta = _affine_backward(self, g, xhat, self.reduced)
         dx = None
         if self.needs_input_grad[0]:
             dxhat = g if gamma is None else g * gamma
-            dx = self._standardize_backward(dxhat, xhat, inv, 0).reshape(grad.shape)
+            dx = self._standardize_backward(dxhat, xhat, inv, self.reduced).reshape(grad.shape)
         return dx, dgamma, dbeta
 
     # The statistics over ``axis`` (the reduced axes); SyncBatchNorm replaces these two.

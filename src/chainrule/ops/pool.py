@@ -1,4 +1,4 @@
-"""Pooling, channels-last as Keras: ``MaxPool2d``, ``AvgPool2d`` and ``MaxPool1d``.
+"""Pooling, channels-last as Keras: ``MaxPool2d``, ``AvgPool2d``, ``MaxPool1d``, ``AvgPool1d``.
 
 x (N, H, W, C) -> (N, OH, OW, C), each output the max (or mean) of a ph x pw window
 moved in steps of (sh, sw); ``strides`` defaults to ``pool_size`` and "same" pads as
@@ -133,8 +133,11 @@ class AvgPool2d(_Pool2d):
     """
 
     def forward(self, x, pool_size=(2, 2), strides=(2, 2), padding="valid"):
-        _check_pool("AvgPool2d", x, 2)
-        pads, out_hw = self._geometry(x, pool_size, strides, padding, x.shape)
+        _check_pool(type(self).__name__, x, self.spatial)
+        return self._mean(x, pool_size, strides, padding, x.shape)
+
+    def _mean(self, x, pool_size, strides, padding, shown):
+        pads, out_hw = self._geometry(x, pool_size, strides, padding, shown)
         xp = pad_spatial(x, pads)
         offsets = window_offsets(pool_size, strides, out_hw)
         rows, cols = next(offsets)
@@ -176,6 +179,22 @@ class MaxPool1d(MaxPool2d):
     def forward(self, x, pool_size=(2,), strides=(2,), padding="valid"):
         _check_pool("MaxPool1d", x, 1)
         return self._max(x[:, None], (1, *pool_size), (1, *strides), padding, x.shape)[:, 0]
+
+    def backward(self, grad):
+        return super().backward(grad[:, None])[:, 0]
+
+
+class AvgPool1d(AvgPool2d):
+    """Average pooling over sequences: x (N, L, C) -> (N, OL, C).
+
+    Runs as AvgPool2d with a height of 1 (x as (N, 1, L, C), window (1, p)).
+    """
+
+    spatial = 1
+
+    def forward(self, x, pool_size=(2,), strides=(2,), padding="valid"):
+        _check_pool("AvgPool1d", x, 1)
+        return self._mean(x[:, None], (1, *pool_size), (1, *strides), padding, x.shape)[:, 0]
 
     def backward(self, grad):
         return super().backward(grad[:, None])[:, 0]

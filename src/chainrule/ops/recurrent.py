@@ -20,6 +20,13 @@ the strided column blocks of an (N, G*u) array). The per-step product is then
 ``recurrent_kernel.T @ h``, and the equations in the docstrings below, written
 for row vectors as Keras does, hold column by column.
 
+Masks (Keras): each op takes ``mask``, (N, T) boolean or None. Where it is False the
+step does not count for that sample: its states pass through unchanged (h_t =
+h_{t-1}, and c_t = c_{t-1} for LSTM), so the output there repeats the previous one,
+and in backward the gradient reaching those states goes straight to step t - 1 while
+the step's gates get none. The step is still computed for the whole batch (one
+GEMM), then the masked samples' states are copied back over it.
+
 Activation derivatives are taken from the activation's output y (tanh' = 1 - y^2,
 sigmoid' = y (1 - y)), so only outputs are stored. Scratch arrays come from the
 ``workspace`` the calling layer owns (see :class:`Workspace`), never from a
@@ -30,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, ShapeError
 
 
 def _sigmoid(a: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -169,6 +176,31 @@ class _Recurrence(Function):
         np.copyto(rows, states.transpose(0, 2, 1))
         return rows.reshape(t * n, u).T @ dz2d.T
 
+    def _set_mask(self, mask, x) -> None:
+        """Keep the (N, T) boolean mask as (T, N) rows (None: every step counts)."""
+        if mask is not None and np.shape(mask) != x.shape[:2]:
+            raise ShapeError(f"{type(self).__name__}: mask of shape {np.shape(mask)} does not "
+                             f"match inputs of shape {x.shape}; expected (N, T) = "
+                             f"{x.shape[:2]}.")
+        self.mask = None if mask is None else np.ascontiguousarray(np.asarray(mask, bool).T)
+
+    def _carry(self, states, t: int) -> None:
+        """Masked samples keep their states through step t: states[t + 1] = states[t]
+        there (states (T + 1, ..., N))."""
+        if self.mask is not None:
+            np.copyto(states[t + 1], states[t], where=~self.mask[t])
+
+    def _hold(self, t: int, *grads) -> list:
+        """Split the gradients reaching step t's states: the masked samples' share passes
+        to step t - 1 unchanged (returned); the rest stays, in place, for the step's BPTT."""
+        if self.mask is None:
+            return [0] * len(grads)
+        keep = self.mask[t]
+        held = [g * ~keep for g in grads]
+        for g in grads:
+            g *= keep
+        return held
+
     def _states(self, shape: tuple, dtype, sequences: bool) -> np.ndarray:
         """Storage for the states (T + 1, ..., u, N); the output is a view of it when
         ``sequences``, so only then is it a fresh array rather than scratch."""
@@ -200,8 +232,9 @@ class SimpleRNNSequence(_Recurrence):
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, activation="tanh",
-                sequences=False, workspace=None):
+                sequences=False, workspace=None, mask=None):
         self.workspace = workspace
+        self._set_mask(mask, x)
         act = ACTIVATIONS[activation][0]
         z = self._project(x, kernel, bias)
         hs = self._states((z.shape[0] + 1, *h0.shape[::-1]), z.dtype, sequences)
@@ -209,6 +242,7 @@ class SimpleRNNSequence(_Recurrence):
         for t in range(z.shape[0]):
             z[t] += recurrent_kernel.T @ hs[t]
             act(z[t], out=hs[t + 1])
+            self._carry(hs, t)
         self.save_for_backward(kernel, recurrent_kernel, None if bias is None else bias.shape, hs)
         self.activation, self.sequences = activation, sequences
         return self._output(hs, sequences)
@@ -224,9 +258,11 @@ class SimpleRNNSequence(_Recurrence):
             g = output_grad(t)
             if g is not None:
                 dh += g
+            (held,) = self._hold(t, dh)
             d = act_grad(hs[t + 1], dh)
             dz[:, t] = d
             dh = u_kernel @ d
+            dh += held
         dx, dkernel, dbias, dz2d = self._input_grads(dz, kernel, bias_shape)
         du = self._sum_over_steps(hs[:-1], dz2d) if self.needs_input_grad[2] else None
         return dx, dkernel, du, dbias, dh.T
@@ -250,8 +286,9 @@ class LSTMSequence(_Recurrence):
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, c0, activation="tanh",
-                recurrent_activation="sigmoid", sequences=False, workspace=None):
+                recurrent_activation="sigmoid", sequences=False, workspace=None, mask=None):
         self.workspace = workspace
+        self._set_mask(mask, x)
         act, ract = ACTIVATIONS[activation][0], ACTIVATIONS[recurrent_activation][0]
         u = h0.shape[-1]
         gates = self._project(x, kernel, bias)  # (T, 4u, N), [i, f, g, o] once activated
@@ -269,6 +306,7 @@ class LSTMSequence(_Recurrence):
             c = np.multiply(f, hc[t, 1], out=hc[t + 1, 1])
             c += i * g
             np.multiply(o, act(c, out=act_c[t]), out=hc[t + 1, 0])
+            self._carry(hc, t)
         self.save_for_backward(kernel, recurrent_kernel, None if bias is None else bias.shape,
                                hc, gates, act_c)
         self.activations = activation, recurrent_activation
@@ -288,6 +326,7 @@ class LSTMSequence(_Recurrence):
             if g_out is not None:
                 dh += g_out[0]
                 dc += g_out[1]
+            held_h, held_c = self._hold(t, dh, dc)
             z = gates[t]
             i, f, g, o = z[:u], z[u:2 * u], z[2 * u:3 * u], z[3 * u:]
             di, df, dg, do = d[:u], d[u:2 * u], d[2 * u:3 * u], d[3 * u:]
@@ -301,7 +340,9 @@ class LSTMSequence(_Recurrence):
             ract_grad(o, do)
             dz[:, t] = d
             dc *= f
+            dc += held_c
             dh = u_kernel @ d
+            dh += held_h
         dx, dkernel, dbias, dz2d = self._input_grads(dz, kernel, bias_shape)
         du = self._sum_over_steps(hc[:-1, 0], dz2d) if self.needs_input_grad[2] else None
         return dx, dkernel, du, dbias, dh.T, dc.T
@@ -330,8 +371,9 @@ class GRUSequence(_Recurrence):
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, activation="tanh",
                 recurrent_activation="sigmoid", reset_after=True, sequences=False,
-                workspace=None):
+                workspace=None, mask=None):
         self.workspace = workspace
+        self._set_mask(mask, x)
         act, ract = ACTIVATIONS[activation][0], ACTIVATIONS[recurrent_activation][0]
         u = h0.shape[-1]
         in_bias = bias[0] if bias is not None and reset_after else bias
@@ -359,6 +401,7 @@ class GRUSequence(_Recurrence):
             h = np.subtract(h_prev, candidate, out=hs[t + 1])
             h *= z[:u]
             h += candidate
+            self._carry(hs, t)
         self.save_for_backward(kernel, recurrent_kernel, None if bias is None else bias.shape,
                                hs, gates, kept)
         self.activations, self.reset_after = (activation, recurrent_activation), reset_after
@@ -378,6 +421,7 @@ class GRUSequence(_Recurrence):
             g_out = output_grad(t)
             if g_out is not None:
                 dh += g_out
+            (held,) = self._hold(t, dh)
             z, r, candidate, h_prev = gates[t, :u], gates[t, u:2 * u], gates[t, 2 * u:], hs[t]
             act_grad(candidate, np.multiply(dh, 1 - z, out=d[2 * u:]))
             ract_grad(z, np.multiply(dh, h_prev - candidate, out=d[:u]))
@@ -395,6 +439,7 @@ class GRUSequence(_Recurrence):
                 dh_prev += u_kernel[:, :2 * u] @ d[:2 * u]
             dz[:, t] = d
             dh = dh_prev
+            dh += held
         in_bias_shape = bias_shape[1:] if self.reset_after and bias_shape else bias_shape
         dx, dkernel, dbias, dz2d = self._input_grads(dz, kernel, in_bias_shape)
         du = None
@@ -430,18 +475,27 @@ def _zero_grads(x, kernel, recurrent_kernel):
     return np.zeros_like(x), np.zeros_like(kernel), np.zeros_like(recurrent_kernel)
 
 
-def simple_rnn_reference(x, kernel, recurrent_kernel, bias, h0, activation="tanh"):
-    """h_t = a(x_t W + h_{t-1} U + b):  x (N, T, F), h0 (N, u) -> hs (N, T, u)."""
+def _counts(mask, t: int):
+    """Whether step t counts for each sample, (N, 1) (True everywhere without a mask): a
+    masked step keeps the states it was given, and passes their gradients straight back."""
+    return True if mask is None else np.asarray(mask, bool)[:, t, None]
+
+
+def simple_rnn_reference(x, kernel, recurrent_kernel, bias, h0, activation="tanh",
+                         mask=None):
+    """h_t = a(x_t W + h_{t-1} U + b):  x (N, T, F), h0 (N, u) -> hs (N, T, u); where
+    ``mask`` (N, T) is False, h_t = h_{t-1}."""
     a = PLAIN_ACTIVATIONS[activation][0]
     b = 0 if bias is None else bias
     h, hs = h0, []
     for t in range(x.shape[1]):
-        h = a(x[:, t] @ kernel + h @ recurrent_kernel + b)
+        h = np.where(_counts(mask, t), a(x[:, t] @ kernel + h @ recurrent_kernel + b), h)
         hs.append(h)
     return np.stack(hs, axis=1)
 
 
-def simple_rnn_bptt_reference(x, kernel, recurrent_kernel, h0, hs, dhs, activation="tanh"):
+def simple_rnn_bptt_reference(x, kernel, recurrent_kernel, h0, hs, dhs, activation="tanh",
+                              mask=None):
     """Gradients of ``simple_rnn_reference`` given its hs and dhs = dL/dh_t (N, T, u):
     -> (dx, dkernel, drecurrent_kernel, dbias, dh0)."""
     da = PLAIN_ACTIVATIONS[activation][1]
@@ -449,25 +503,27 @@ def simple_rnn_bptt_reference(x, kernel, recurrent_kernel, h0, hs, dhs, activati
     db, dh = 0, np.zeros_like(h0)
     for t in reversed(range(x.shape[1])):
         h_prev = hs[:, t - 1] if t else h0
-        dz = (dh + dhs[:, t]) * da(hs[:, t])  # through h_t = a(z_t)
+        counts, dh = _counts(mask, t), dh + dhs[:, t]
+        dz = np.where(counts, dh * da(hs[:, t]), 0)  # through h_t = a(z_t)
         dx[:, t] = dz @ kernel.T
         dw, du, db = dw + x[:, t].T @ dz, du + h_prev.T @ dz, db + dz.sum(axis=0)
-        dh = dz @ recurrent_kernel.T
+        dh = dz @ recurrent_kernel.T + np.where(counts, 0, dh)  # through h_t = h_{t-1}
     return dx, dw, du, db, dh
 
 
 def lstm_reference(x, kernel, recurrent_kernel, bias, h0, c0, activation="tanh",
-                   recurrent_activation="sigmoid"):
+                   recurrent_activation="sigmoid", mask=None):
     """Keras LSTM, gates i, f, c, o:  -> (hs, cs, gates): hs, cs (N, T, u) and each
-    step's activated gates (i, f, g, o)."""
+    step's activated gates (i, f, g, o); where ``mask`` (N, T) is False, h and c stay."""
     a, s = PLAIN_ACTIVATIONS[activation][0], PLAIN_ACTIVATIONS[recurrent_activation][0]
     b, u = 0 if bias is None else bias, h0.shape[1]
     h, c, hs, cs, gates = h0, c0, [], [], []
     for t in range(x.shape[1]):
         z = x[:, t] @ kernel + h @ recurrent_kernel + b
         i, f, g, o = s(z[:, :u]), s(z[:, u:2 * u]), a(z[:, 2 * u:3 * u]), s(z[:, 3 * u:])
-        c = f * c + i * g
-        h = o * a(c)
+        counts = _counts(mask, t)
+        c_new = f * c + i * g
+        h, c = np.where(counts, o * a(c_new), h), np.where(counts, c_new, c)
         hs.append(h)
         cs.append(c)
         gates.append((i, f, g, o))
@@ -475,7 +531,7 @@ def lstm_reference(x, kernel, recurrent_kernel, bias, h0, c0, activation="tanh",
 
 
 def lstm_bptt_reference(x, kernel, recurrent_kernel, h0, c0, forward, dhs, dcs,
-                        activation="tanh", recurrent_activation="sigmoid"):
+                        activation="tanh", recurrent_activation="sigmoid", mask=None):
     """Gradients of ``lstm_reference`` given its output ``forward`` and dL/dh_t, dL/dc_t
     (N, T, u): -> (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0)."""
     a, da = PLAIN_ACTIVATIONS[activation]
@@ -486,21 +542,25 @@ def lstm_bptt_reference(x, kernel, recurrent_kernel, h0, c0, forward, dhs, dcs,
     for t in reversed(range(x.shape[1])):
         i, f, g, o = gates[t]
         h_prev, c_prev = (hs[:, t - 1], cs[:, t - 1]) if t else (h0, c0)
-        dh, ac = dh + dhs[:, t], a(cs[:, t])
-        dc = dc + dcs[:, t] + dh * o * da(ac)  # through h_t = o a(c_t)
+        counts, ac = _counts(mask, t), a(cs[:, t])
+        dh_all, dc_all = dh + dhs[:, t], dc + dcs[:, t]
+        dh = np.where(counts, dh_all, 0)
+        dc = np.where(counts, dc_all, 0) + dh * o * da(ac)  # through h_t = o a(c_t)
         dz = np.concatenate([dc * g * ds(i), dc * c_prev * ds(f), dc * i * da(g),
                              dh * ac * ds(o)], axis=1)  # through c_t = f c_{t-1} + i g
         dx[:, t] = dz @ kernel.T
         dw, du, db = dw + x[:, t].T @ dz, du + h_prev.T @ dz, db + dz.sum(axis=0)
-        dh, dc = dz @ recurrent_kernel.T, dc * f
+        dh = dz @ recurrent_kernel.T + np.where(counts, 0, dh_all)  # masked: h_t = h_{t-1}
+        dc = dc * f + np.where(counts, 0, dc_all)
     return dx, dw, du, db, dh, dc
 
 
 def gru_reference(x, kernel, recurrent_kernel, bias, h0, activation="tanh",
-                  recurrent_activation="sigmoid", reset_after=True):
+                  recurrent_activation="sigmoid", reset_after=True, mask=None):
     """Keras GRU, gates z, r, h:  h_t = z h_{t-1} + (1 - z) h~  -> (hs, steps): hs
     (N, T, u) and each step's (z, r, h~, recurrent product). ``bias`` is (2, 3u) (input
-    row, recurrent row) when ``reset_after``, else (3u,)."""
+    row, recurrent row) when ``reset_after``, else (3u,). Where ``mask`` (N, T) is
+    False, h_t = h_{t-1}."""
     a, s = PLAIN_ACTIVATIONS[activation][0], PLAIN_ACTIVATIONS[recurrent_activation][0]
     u = h0.shape[1]
     b_in, b_rec = (0, 0) if bias is None else (bias[0], bias[1]) if reset_after else (bias, 0)
@@ -515,14 +575,14 @@ def gru_reference(x, kernel, recurrent_kernel, bias, h0, activation="tanh",
             rec = h @ recurrent_kernel[:, :2 * u]
             z, r = s(xz[:, :u] + rec[:, :u]), s(xz[:, u:2 * u] + rec[:, u:])
             candidate = a(xz[:, 2 * u:] + (r * h) @ recurrent_kernel[:, 2 * u:])
-        h = z * h + (1 - z) * candidate
+        h = np.where(_counts(mask, t), z * h + (1 - z) * candidate, h)
         hs.append(h)
         steps.append((z, r, candidate, rec))
     return np.stack(hs, axis=1), steps
 
 
 def gru_bptt_reference(x, kernel, recurrent_kernel, h0, forward, dhs, activation="tanh",
-                       recurrent_activation="sigmoid", reset_after=True):
+                       recurrent_activation="sigmoid", reset_after=True, mask=None):
     """Gradients of ``gru_reference`` given its output ``forward`` and dL/dh_t (N, T, u):
     -> (dx, dkernel, drecurrent_kernel, dbias, dh0); dbias (2, 3u) or (3u,) as the bias."""
     da = PLAIN_ACTIVATIONS[activation][1]
@@ -534,7 +594,8 @@ def gru_bptt_reference(x, kernel, recurrent_kernel, h0, forward, dhs, activation
     for t in reversed(range(x.shape[1])):
         z, r, candidate, rec = steps[t]
         h_prev = hs[:, t - 1] if t else h0
-        dh = dh + dhs[:, t]
+        counts, dh_all = _counts(mask, t), dh + dhs[:, t]
+        dh = np.where(counts, dh_all, 0)
         dz = dh * (h_prev - candidate) * ds(z)  # d(pre-activation of z)
         dcand = dh * (1 - z) * da(candidate)  # d(pre-activation of h~)
         dh_prev = dh * z
@@ -553,5 +614,5 @@ def gru_bptt_reference(x, kernel, recurrent_kernel, h0, forward, dhs, activation
         dxz = np.concatenate([dz, dr, dcand], axis=1)  # d(x W + b_in)
         dx[:, t] = dxz @ kernel.T
         dw, db_in = dw + x[:, t].T @ dxz, db_in + dxz.sum(axis=0)
-        dh = dh_prev
+        dh = dh_prev + np.where(counts, 0, dh_all)  # masked: h_t = h_{t-1}
     return dx, dw, du, np.stack([db_in, db_rec]) if reset_after else db_in, dh

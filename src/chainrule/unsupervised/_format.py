@@ -1,21 +1,25 @@
 """Safe files for the NumPy-only models (RBM, DBN), built on :mod:`chainrule.io`:
 one zip holding ``config.json`` ({"kind": ..., "config": {...}}) and
 ``weights.safetensors``. Nothing is unpickled or executed on load; writes are
-atomic; anything unexpected raises ``ModelFormatError``."""
+atomic; anything unexpected raises ``ModelFormatError``, and loading draws no
+random number."""
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 
 import numpy as np
 
 from ..io import (
+    Archive,
     ModelFormatError,
     decode_arrays,
     decode_json,
     encode_arrays,
     encode_json,
-    read_archive,
+    safetensors_budget,
     write_archive,
 )
 
@@ -29,15 +33,26 @@ def save_arrays(path: str | os.PathLike, kind: str, config: dict,
                          _WEIGHTS: encode_arrays(arrays)})
 
 
-def load_arrays(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, np.ndarray]]:
-    """Read a file written by :func:`save_arrays` for ``kind``: (config, arrays)."""
+def load_arrays(path: str | os.PathLike, kind: str, shapes_of: Callable[[dict, str], dict],
+                dtype) -> dict[str, np.ndarray]:
+    """Read a file written by :func:`save_arrays` for ``kind``; ``shapes_of(config,
+    where)`` checks the saved config and returns the shape of every array it implies.
+    Those shapes bound the bytes read (before anything is inflated), and every stored
+    array must have its shape; returns the arrays as ``dtype``. Nothing is allocated
+    from the config's sizes, and no random number is drawn."""
     where = repr(os.fspath(path))
-    members = read_archive(path, required=(_CONFIG, _WEIGHTS))
-    header = decode_json(members[_CONFIG], f"{where}: {_CONFIG}")
-    if header.get("kind") != kind or not isinstance(header.get("config"), dict):
-        raise ModelFormatError(f"{where}: expected a saved {kind}; found "
-                               f"{header.get('kind')!r}.")
-    return header["config"], decode_arrays(members[_WEIGHTS], f"{where}: {_WEIGHTS}")
+    with Archive(path, required=(_CONFIG, _WEIGHTS)) as archive:
+        header = decode_json(archive.read(_CONFIG), f"{where}: {_CONFIG}")
+        if header.get("kind") != kind or not isinstance(header.get("config"), dict):
+            raise ModelFormatError(f"{where}: expected a saved {kind}; found "
+                                   f"{header.get('kind')!r:.100}.")
+        shapes = shapes_of(header["config"], where)
+        budget = safetensors_budget(sum(math.prod(s) for s in shapes.values()), len(shapes))
+        data = archive.read(_WEIGHTS, budget, needs=f"the {kind} its config describes takes "
+                                                    f"at most {budget:,}")
+    arrays = decode_arrays(data, f"{where}: {_WEIGHTS}")
+    return {name: check_array(arrays, name, shape, where, dtype)
+            for name, shape in shapes.items()}
 
 
 def check_array(arrays: dict[str, np.ndarray], name: str, shape: tuple, where: str,
@@ -57,5 +72,11 @@ def positive_int(config: dict, key: str, where: str) -> int:
     value = config.get(key)
     if type(value) is not int or value <= 0:
         raise ModelFormatError(f"{where}: config {key!r} must be a positive integer; "
-                               f"found {value!r}.")
+                               f"found {value!r:.100}.")
     return value
+
+
+def rbm_shapes(prefix: str, n_visible: int, n_hidden: int) -> dict[str, tuple]:
+    """The arrays of one RBM (names after ``prefix``) and their shapes."""
+    return {f"{prefix}W": (n_visible, n_hidden), f"{prefix}visible_bias": (n_visible,),
+            f"{prefix}hidden_bias": (n_hidden,)}

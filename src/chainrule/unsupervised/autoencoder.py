@@ -12,6 +12,7 @@ import numpy as np
 
 from ..layers import deserialize_layer, register_layer, serialize_layer
 from ..models import Model
+from ..models.sequential import output_shape_of
 from ..models.training import predict
 from ..module import Module
 
@@ -41,6 +42,12 @@ class Autoencoder(Model):
         """The decoder's output activation (a sigmoid for pixels in [0, 1]), so that
         binary_crossentropy is computed from its logits."""
         return getattr(self.decoder, "output_activation", None)
+
+    def compute_output_shape(self, input_shape):
+        """The decoder's output shape for the encoder's, building both on the way: from
+        shapes alone when they are chainrule layers or models, so ``build`` and
+        ``load_model`` run no data."""
+        return output_shape_of(self.decoder, output_shape_of(self.encoder, input_shape))
 
     def forward(self, x, logits: bool = False):
         code = self.encoder(x)

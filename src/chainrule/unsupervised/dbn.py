@@ -14,11 +14,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..backend import get_default_dtype
 from ..io import ModelFormatError
 from ..layers import Dense
 from ..models import Sequential
-from ._format import check_array, load_arrays, save_arrays
+from ._format import load_arrays, rbm_shapes, save_arrays
 from .rbm import RBM
+
+MAX_LAYERS = 1024  # RBMs in a saved DBN
 
 
 class DBN:
@@ -92,18 +95,24 @@ class DBN:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> DBN:
-        """Read a file written by :meth:`save`; a bad file raises ``ModelFormatError``."""
-        config, arrays = load_arrays(path, "DBN")
-        where = repr(os.fspath(path))
-        sizes = config.get("layer_sizes")
-        if not isinstance(sizes, list) or len(sizes) < 2 or not all(
-                type(s) is int and s > 0 for s in sizes):
-            raise ModelFormatError(f"{where}: config 'layer_sizes' must be a list of at least "
-                                   f"two positive integers; found {sizes!r}.")
-        dbn = cls(sizes)
-        for i, rbm in enumerate(dbn.rbms):
-            shapes = {"W": rbm.W.shape, "visible_bias": (rbm.n_visible,),
-                      "hidden_bias": (rbm.n_hidden,)}
-            for name, shape in shapes.items():
-                setattr(rbm, name, check_array(arrays, f"{i}.{name}", shape, where, rbm.W.dtype))
+        """Read a file written by :meth:`save`; a bad file raises ``ModelFormatError``.
+        The stored arrays are checked against the saved sizes before anything is
+        allocated, and no random number is drawn."""
+        arrays = load_arrays(path, "DBN", _shapes, get_default_dtype())
+        dbn = cls.__new__(cls)
+        dbn.rbms = [RBM.from_arrays(*(arrays[f"{i}.{name}"] for name in
+                                      ("W", "visible_bias", "hidden_bias")))
+                    for i in range(len(arrays) // 3)]
+        dbn.layer_sizes = [dbn.rbms[0].n_visible, *(rbm.n_hidden for rbm in dbn.rbms)]
         return dbn
+
+
+def _shapes(config: dict, where: str) -> dict[str, tuple]:
+    """The arrays a saved DBN's ``layer_sizes`` imply."""
+    sizes = config.get("layer_sizes")
+    if not isinstance(sizes, list) or not 2 <= len(sizes) <= MAX_LAYERS or not all(
+            type(s) is int and s > 0 for s in sizes):
+        raise ModelFormatError(f"{where}: config 'layer_sizes' must be a list of 2 to "
+                               f"{MAX_LAYERS} positive integers; found {sizes!r:.100}.")
+    return {name: shape for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))
+            for name, shape in rbm_shapes(f"{i}.", n_in, n_out).items()}

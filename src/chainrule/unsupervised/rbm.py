@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from ..backend import get_default_dtype, rng
-from ._format import check_array, load_arrays, positive_int, save_arrays
+from ._format import load_arrays, positive_int, rbm_shapes, save_arrays
 from .blas import blas_threads_for_batch
 
 # Random numbers are drawn for this many batches at a time: one generator call
@@ -83,13 +83,26 @@ class RBM:
             if int(value) <= 0:
                 raise ValueError(f"Invalid value for argument `{arg}` of `RBM`: expected a "
                                  f"positive integer; received {arg}={value}.")
-        self.n_visible, self.n_hidden = int(n_visible), int(n_hidden)
+        n_visible, n_hidden = int(n_visible), int(n_hidden)
         dtype = get_default_dtype()
-        self.W = rng().normal(0.0, 0.01, (self.n_visible, self.n_hidden)).astype(dtype)
-        self.visible_bias = np.zeros(self.n_visible, dtype)
-        self.hidden_bias = np.zeros(self.n_hidden, dtype)
+        self._set_parameters(rng().normal(0.0, 0.01, (n_visible, n_hidden)).astype(dtype),
+                             np.zeros(n_visible, dtype), np.zeros(n_hidden, dtype))
+
+    def _set_parameters(self, W: np.ndarray, visible_bias: np.ndarray,
+                        hidden_bias: np.ndarray) -> None:
+        """Take these parameters (W (n_visible, n_hidden), the biases) and a fresh history."""
+        self.n_visible, self.n_hidden = W.shape
+        self.W, self.visible_bias, self.hidden_bias = W, visible_bias, hidden_bias
         self.history: dict[str, list[float]] = {"reconstruction_error": [], "epoch_time": []}
         self._chains: np.ndarray | None = None  # persistent CD's hidden states
+
+    @classmethod
+    def from_arrays(cls, W: np.ndarray, visible_bias: np.ndarray,
+                    hidden_bias: np.ndarray) -> RBM:
+        """An RBM holding these parameters (shapes as ``load`` checks them); draws nothing."""
+        rbm = cls.__new__(cls)
+        rbm._set_parameters(W, visible_bias, hidden_bias)
+        return rbm
 
     def __repr__(self) -> str:
         return f"RBM(n_visible={self.n_visible}, n_hidden={self.n_hidden})"
@@ -262,13 +275,12 @@ class RBM:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> RBM:
-        """Read a file written by :meth:`save`; a bad file raises ``ModelFormatError``."""
-        config, arrays = load_arrays(path, "RBM")
-        where = repr(os.fspath(path))
-        rbm = cls(positive_int(config, "n_visible", where),
-                  positive_int(config, "n_hidden", where))
-        shapes = {"W": rbm.W.shape, "visible_bias": (rbm.n_visible,),
-                  "hidden_bias": (rbm.n_hidden,)}
-        for name, shape in shapes.items():
-            setattr(rbm, name, check_array(arrays, name, shape, where, rbm.W.dtype))
-        return rbm
+        """Read a file written by :meth:`save`; a bad file raises ``ModelFormatError``.
+        The stored arrays are checked against the saved sizes before anything is
+        allocated, and no random number is drawn."""
+        def shapes(config: dict, where: str) -> dict:
+            return rbm_shapes("", positive_int(config, "n_visible", where),
+                              positive_int(config, "n_hidden", where))
+
+        arrays = load_arrays(path, "RBM", shapes, get_default_dtype())
+        return cls.from_arrays(arrays["W"], arrays["visible_bias"], arrays["hidden_bias"])

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _new_figure(ncols: int = 1, size: tuple[float, float] = (5.0, 3.6)):
+def new_figure(ncols: int = 1, size: tuple[float, float] = (5.0, 3.6)):
     """(figure, list of axes) on an Agg canvas, or None when matplotlib is absent."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -31,7 +31,7 @@ def _new_figure(ncols: int = 1, size: tuple[float, float] = (5.0, 3.6)):
     return fig, axes
 
 
-def _finish(fig, path: str | os.PathLike | None):
+def finish_figure(fig, path: str | os.PathLike | None):
     if path is None:
         return fig
     path = Path(path)
@@ -42,7 +42,7 @@ def _finish(fig, path: str | os.PathLike | None):
 
 def is_available() -> bool:
     """True when matplotlib can be imported (plots will be drawn)."""
-    return _new_figure() is not None
+    return new_figure() is not None
 
 
 def _history_dict(history) -> dict[str, list[float]]:
@@ -62,7 +62,7 @@ def plot_history(history, path: str | os.PathLike | None = None, title: str | No
     logs = _history_dict(history)
     metrics = [k for k in logs if not k.startswith("val_")]
     metrics += [k[4:] for k in logs if k.startswith("val_") and k[4:] not in logs]
-    made = _new_figure(max(len(metrics), 1))
+    made = new_figure(max(len(metrics), 1))
     if made is None:
         return None
     fig, axes = made
@@ -76,7 +76,7 @@ def plot_history(history, path: str | os.PathLike | None = None, title: str | No
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    return _finish(fig, path)
+    return finish_figure(fig, path)
 
 
 def plot_curves(curves: Mapping[str, Sequence[float] | tuple[Sequence[float], Sequence[float]]],
@@ -88,24 +88,49 @@ def plot_curves(curves: Mapping[str, Sequence[float] | tuple[Sequence[float], Se
     ``points`` adds labelled scatter series (e.g. the training samples), drawn in grey
     under the lines.
     """
-    made = _new_figure()
+    made = new_figure()
     if made is None:
         return None
     fig, (ax,) = made
-    for label, series in curves.items():
-        x, y = series if isinstance(series, tuple) else (np.arange(len(series)), series)
-        ax.plot(np.asarray(x).ravel(), np.asarray(y).ravel(), label=label)
+    _draw_curves(ax, curves, title, xlabel, ylabel, logy)
     for label, (x, y) in (points or {}).items():
         ax.scatter(np.asarray(x).ravel(), np.asarray(y).ravel(), s=10, label=label, color="0.3",
                    alpha=0.6, zorder=1)
+    ax.legend()
+    return finish_figure(fig, path)
+
+
+def plot_panels(panels: Mapping[str, Mapping[str, Sequence[float] | tuple]],
+                path: str | os.PathLike | None = None, xlabel: str = "",
+                ylabels: Sequence[str] = (), logy: Sequence[bool] = (),
+                title: str | None = None):
+    """Panels side by side, one per ``{panel title: curves}`` entry; each panel's curves
+    as in :func:`plot_curves`, with its own y label and log scale (``ylabels[i]``,
+    ``logy[i]``). The first panel carries the legend."""
+    made = new_figure(max(len(panels), 1))
+    if made is None:
+        return None
+    fig, axes = made
+    for i, (ax, (name, curves)) in enumerate(zip(axes, panels.items())):
+        _draw_curves(ax, curves, name, xlabel, ylabels[i] if i < len(ylabels) else "",
+                     bool(logy[i]) if i < len(logy) else False)
+    axes[0].legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return finish_figure(fig, path)
+
+
+def _draw_curves(ax, curves: Mapping, title: str | None, xlabel: str, ylabel: str,
+                 logy: bool) -> None:
+    for label, series in curves.items():
+        x, y = series if isinstance(series, tuple) else (np.arange(len(series)), series)
+        ax.plot(np.asarray(x).ravel(), np.asarray(y).ravel(), label=label)
     if logy:
         ax.set_yscale("log")
     ax.set(xlabel=xlabel, ylabel=ylabel)
     if title:
         ax.set_title(title)
-    ax.legend()
     ax.grid(alpha=0.3)
-    return _finish(fig, path)
 
 
 def plot_confusion_matrix(cm, path: str | os.PathLike | None = None,
@@ -115,7 +140,7 @@ def plot_confusion_matrix(cm, path: str | os.PathLike | None = None,
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
         raise ValueError(f"plot_confusion_matrix expects a square (k, k) matrix; received "
                          f"shape {cm.shape}.")
-    made = _new_figure(size=(4.2, 3.8))
+    made = new_figure(size=(4.2, 3.8))
     if made is None:
         return None
     fig, (ax,) = made
@@ -131,4 +156,4 @@ def plot_confusion_matrix(cm, path: str | os.PathLike | None = None,
                 color="white" if value > threshold else "black")
     if title:
         ax.set_title(title)
-    return _finish(fig, path)
+    return finish_figure(fig, path)

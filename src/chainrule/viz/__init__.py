@@ -1,5 +1,7 @@
-"""Pictures of what chainrule computes: the graph (``to_dot``, ``explain``)."""
+"""Pictures of what chainrule computes: the graph (``explain``, ``to_dot``,
+``plot_graph``)."""
 
-from .graph import explain, to_dot
+from .drawing import plot_graph
+from .graph import describe, explain, to_dot
 
-__all__ = ["explain", "to_dot"]
+__all__ = ["describe", "explain", "plot_graph", "to_dot"]

@@ -1,11 +1,15 @@
-"""See the computational graph: ``to_dot`` draws it, ``explain`` narrates backward.
+"""See the computational graph: ``to_dot`` describes it, ``explain`` narrates backward.
 
 ``explain(g)`` runs the backward pass from ``g`` and prints, node by node in the
-order the gradients are formed, the chain rule at work:
-``∂g/∂x = ∂g/∂p · ∂p/∂x = -3 × 1 = -3``.
+order the gradients are formed, the chain rule at work, with each op's rule
+written in the tensors' own names:
+``∂g/∂x = ∂g/∂p · ∂p/∂x = -3 × 1 = -3    [Add: p = x + y;  ∂p/∂x = 1,  ∂p/∂y = 1.]``.
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -84,16 +88,43 @@ def explain(root: Tensor, print_fn=print) -> list[str]:
     reached: set[int] = set()
     for node, parent, upstream, contribution in trace:
         n, i = labels[id(node)], labels[id(parent)]
-        op = type(node).__name__
-        formula = (type(node).__doc__ or "").split("\n")[0].strip()
         sign = "+=" if id(parent) in reached else "="
         reached.add(id(parent))
         local = _local(upstream, contribution)
         lines.append(f"∂{top}/∂{i} {sign} ∂{top}/∂{n} · ∂{n}/∂{i} = {_fmt(upstream)} × "
-                     f"{local} = {_fmt(contribution)}    [{op}: {formula}]")
+                     f"{local} = {_fmt(contribution)}    [{_rule(node, labels)}]")
     for line in lines:
         print_fn(line)
     return lines
+
+
+_PLACEHOLDERS = ("x", "y", "X", "Y", "W", "b")  # the inputs' names in the ops' docstrings
+_WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def _rule(node: Function, labels: dict[int, str]) -> str:
+    """The op's rule from the first line of its docstring ("z = x * y;  dz/dx = y, ..."),
+    in the graph's own names ("g = p * z;  ∂g/∂p = z, ..."); the op's name alone when
+    the docstring's names cannot be matched to the node's inputs."""
+    op = type(node).__name__
+    formula = (type(node).__doc__ or "").split("\n")[0].strip()
+    out, sep, rest = formula.partition(" = ")
+    if not sep or not out.isidentifier():
+        return op
+    inputs = [p for p in _PLACEHOLDERS if p != out and re.search(rf"\b{p}\b", rest)]
+    if len(inputs) != len(node.parents):
+        return op
+    names = {out: labels[id(node)]}
+    names.update((p, "const" if parent is None else labels[id(parent)])
+                 for p, parent in zip(inputs, node.parents))
+
+    def rename(match: re.Match) -> str:
+        word = match.group(0)
+        if word in names:
+            return names[word]
+        return "∂" + names[word[1:]] if word[0] == "d" and word[1:] in names else word
+
+    return f"{op}: {_WORD.sub(rename, formula)}"
 
 
 def _local(upstream, contribution) -> str:
@@ -104,26 +135,53 @@ def _local(upstream, contribution) -> str:
     return "(local Jacobian)"
 
 
-def to_dot(root: Tensor) -> str:
-    """Graphviz DOT text: a box per tensor (name | value | grad), an oval per op.
+@dataclass(frozen=True)
+class GraphNode:
+    """One node of a drawing: a tensor box (``fields`` = name, data, grad) or an op
+    oval (``fields`` = its name); ``inputs`` are the keys of the nodes feeding it and
+    ``depth`` its column, counted from the leaves."""
 
-    A node whose output tensor is no longer alive is drawn with its op and shape.
-    """
+    key: str
+    kind: str  # "tensor" or "op"
+    fields: tuple[str, ...]
+    inputs: tuple[str, ...]
+    depth: int
+
+
+def describe(root: Tensor) -> list[GraphNode]:
+    """The graph behind ``root`` as drawable nodes, parents first: every tensor (name,
+    value, gradient) and every op, with the edges between them. A node whose output
+    tensor is no longer alive is shown with its op and shape."""
     items = _graph(root)
     labels = _label_all(items)
-    out = ["digraph chainrule {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
+    nodes: list[GraphNode] = []
+    depth: dict[str, int] = {}
     for item in items:
-        tid = f"t{id(item)}"
         t = _tensor_of(item)
         data = _fmt(t.data) if t is not None else f"array{item.output_shape}"
         grad = _fmt(t.grad.data) if t is not None and t.grad is not None else "—"
-        out.append(f'  {tid} [shape=record, label="{{ {labels[id(item)]} | data {data} '
-                   f'| grad {grad} }}"];')
+        inputs: tuple[str, ...] = ()
         if isinstance(item, Function):
-            oid = f"op{id(item)}"
-            out.append(f'  {oid} [shape=ellipse, label="{type(item).__name__}"];')
-            out.append(f"  {oid} -> {tid};")
-            for parent in _parents(item):
-                out.append(f"  t{id(parent)} -> {oid};")
+            feeding = tuple(f"t{id(parent)}" for parent in _parents(item))
+            depth[f"op{id(item)}"] = 1 + max((depth[k] for k in feeding), default=0)
+            nodes.append(GraphNode(f"op{id(item)}", "op", (type(item).__name__,), feeding,
+                                   depth[f"op{id(item)}"]))
+            inputs = (f"op{id(item)}",)
+        depth[f"t{id(item)}"] = depth[inputs[0]] + 1 if inputs else 0
+        nodes.append(GraphNode(f"t{id(item)}", "tensor", (labels[id(item)], f"data {data}",
+                                                          f"grad {grad}"), inputs,
+                               depth[f"t{id(item)}"]))
+    return nodes
+
+
+def to_dot(root: Tensor) -> str:
+    """Graphviz DOT text: a box per tensor (name | value | grad), an oval per op."""
+    out = ["digraph chainrule {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
+    for node in describe(root):
+        if node.kind == "op":
+            out.append(f'  {node.key} [shape=ellipse, label="{node.fields[0]}"];')
+        else:
+            out.append(f'  {node.key} [shape=record, label="{{ {" | ".join(node.fields)} }}"];')
+        out.extend(f"  {source} -> {node.key};" for source in node.inputs)
     out.append("}")
     return "\n".join(out) + "\n"
