@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import losses, optim
-from ..layers.base import _snake, infer_output_shape, unique_name
+from ..layers.base import _snake, infer_output_shape, run_forward, unique_name
 from ..layers.node import Operation, any_symbolic, forward_takes_mask
 from ..layers.serialization import register_layer
 from ..module import Module
@@ -63,7 +63,7 @@ class Model(FunctionalAPI, Operation, Module):
         if any_symbolic(x):
             return self.symbolic_call(x, *args, **kwargs)
         self._note_input(x)
-        return self.forward(x, *args, **kwargs)
+        return run_forward(self, self.forward, x, *args, **kwargs)
 
     def _note_input(self, x) -> None:
         """Remember the first input's shape and dtype (summary and save use them)."""
@@ -226,7 +226,8 @@ class Model(FunctionalAPI, Operation, Module):
         after a softmax), the loss is computed from the logits by the fused, stable op;
         the value is the same with or without ``no_grad``. With several outputs it is
         the weighted sum of their losses, each output choosing this way for itself;
-        ``y`` is then a list in output order or a dict by output name."""
+        ``y`` is then a list in output order or a dict by output name. The penalties
+        in ``model.losses`` (weight and activity regularizers) are added, as Keras does."""
         return self._loss_and_predictions(x, y, sample_weight)[0]
 
     def _split_targets(self, y) -> list:
@@ -275,6 +276,8 @@ class Model(FunctionalAPI, Operation, Module):
                 values.append(float(value.data))
                 term = value if weight == 1.0 else value * weight
                 total = term if total is None else total + term
+        for penalty in self.losses:
+            total = penalty if total is None else total + penalty
         single = not isinstance(self.loss, list)
         return total, predictions[0] if single else predictions, values
 
