@@ -172,14 +172,17 @@ class Model(FunctionalAPI, Operation, Module):
     # ------------------------------------------------------------ compile and train
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None,
-                loss_weights=None) -> None:
+                loss_weights=None, **keras_only) -> None:
         """Choose how to train: ``optimizer`` and ``loss`` by name or object,
         ``metrics`` a list of names ("accuracy", "auc", ...) or Metric objects.
 
         With several outputs, ``loss``, ``loss_weights`` and ``metrics`` may each be a
         list in output order or a dict by output name (``model.output_names``); one
         loss serves every output; an output without a loss is not trained. The loss
-        ``fit`` minimises is the weighted sum of the outputs' losses."""
+        ``fit`` minimises is the weighted sum of the outputs' losses. Keras' execution
+        settings (``jit_compile``, ``run_eagerly``, ``steps_per_execution``,
+        ``auto_scale_loss``) are ignored with a warning: chainrule runs eagerly."""
+        compile_utils.ignore_execution_settings(keras_only)
         if optimizer is None:
             raise ValueError("compile needs an optimizer, e.g. optimizer=\"adam\".")
         names = self.output_names

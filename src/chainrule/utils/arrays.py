@@ -17,7 +17,7 @@ def to_categorical(x, num_classes: int | None = None, dtype="float32") -> np.nda
     labels = np.asarray(x)
     if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
         raise ValueError(f"to_categorical expects integer class labels; received values "
-                         f"such as {labels[labels != np.round(labels)].flat[0]!r}.")
+                         f"such as {labels[labels != np.round(labels)].flat[0].item()!r}.")
     labels = labels.astype(np.int64)
     shape = labels.shape[:-1] if labels.ndim > 1 and labels.shape[-1] == 1 else labels.shape
     flat = labels.reshape(-1)

@@ -116,8 +116,11 @@ def plot_model(model, to_file: str | os.PathLike = "model.png", show_shapes: boo
     fmt = path.suffix.lstrip(".").lower() or "png"
     dot = shutil.which("dot")
     if dot is not None:
-        subprocess.run([dot, f"-T{fmt}", "-o", str(path)], check=True, text=True,
-                       input=nodes_to_dot(nodes, rankdir, dpi), capture_output=True)
+        done = subprocess.run([dot, f"-T{fmt}", "-o", str(path)], text=True,
+                              input=nodes_to_dot(nodes, rankdir, dpi), capture_output=True)
+        if done.returncode:
+            raise RuntimeError(f"plot_model: Graphviz's {dot} -T{fmt} failed (exit "
+                               f"{done.returncode}): {done.stderr.strip()[:500]}")
         return path
     if draw_nodes(nodes, path, rankdir, dpi) is None:
         raise ImportError("plot_model needs Graphviz's `dot` on PATH or matplotlib "
