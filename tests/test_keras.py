@@ -3,7 +3,6 @@ arguments and defaults; ``keras.utils`` against Keras' documented examples;
 ``keras.datasets.mnist.load_data()``; and the keras-io "Simple MNIST convnet"."""
 
 import gzip
-import io
 import os
 import random
 import socket
@@ -12,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from test_download import LoopbackServer, sha256
+from test_download import LoopbackServer, mnist_npz, sha256
 
 import chainrule as cr
 import chainrule as keras
@@ -279,20 +278,9 @@ def test_plot_model_without_graphviz_or_matplotlib_says_so(tmp_path, monkeypatch
 # ---------------------------------------------------------------- datasets
 
 
-def fake_mnist_npz() -> tuple[bytes, dict]:
-    rng = np.random.default_rng(0)
-    arrays = {"x_train": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
-              "y_train": np.arange(5, dtype=np.uint8),
-              "x_test": rng.integers(0, 256, (2, 28, 28), dtype=np.uint8),
-              "y_test": np.arange(2, dtype=np.uint8)}
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue(), arrays
-
-
 def test_mnist_load_data_reads_the_cache_with_no_argument(tmp_path, monkeypatch):
     """Keras' call, ``load_data()``, served from the cache: no request is made."""
-    body, arrays = fake_mnist_npz()
+    body, arrays = mnist_npz(5, 2)
     (tmp_path / "datasets" / "mnist").mkdir(parents=True)
     (tmp_path / "datasets" / "mnist" / "mnist.npz").write_bytes(body)
     monkeypatch.setitem(remote.MNIST.files, "mnist.npz", sha256(body))
@@ -305,7 +293,7 @@ def test_mnist_load_data_reads_the_cache_with_no_argument(tmp_path, monkeypatch)
 def test_load_data_downloads_from_a_mirror_once(tmp_path, monkeypatch):
     server = LoopbackServer()
     try:
-        body, arrays = fake_mnist_npz()
+        body, arrays = mnist_npz(5, 2)
         server.files["mnist.npz"] = body
         monkeypatch.setitem(remote.MNIST.files, "mnist.npz", sha256(body))
         for _ in range(2):
