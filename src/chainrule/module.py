@@ -76,6 +76,7 @@ class Module:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_trainable", True)
         object.__setattr__(self, "_call_losses", [])
+        object.__setattr__(self, "_parameter_view", None)
         return self
 
     def __init__(self):
@@ -143,8 +144,11 @@ class Module:
                     yield (f"{prefix}.{name}" if prefix else name), p
 
     def parameters(self) -> ParameterView:
-        """A live view of every parameter (see :class:`ParameterView`)."""
-        return ParameterView(self)
+        """A live view of every parameter (see :class:`ParameterView`); one per module,
+        so its cached list serves every caller."""
+        if self._parameter_view is None:
+            object.__setattr__(self, "_parameter_view", ParameterView(self))
+        return self._parameter_view
 
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
         for prefix, module in self.named_modules():
@@ -199,7 +203,7 @@ class Module:
         ``regularizer`` penalty of every parameter that trains (computed now, from its
         current value), then the losses added during the latest forward pass
         (activity regularizers), from every module below this one."""
-        penalties = [p.regularizer(p) for _, p in self.named_parameters()
+        penalties = [p.regularizer(p) for p in self.parameters()
                      if getattr(p, "regularizer", None) is not None and p.requires_grad]
         for m in self.modules():
             penalties.extend(m._call_losses)
