@@ -217,7 +217,7 @@ def small_functional():
     x = layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
     y = layers.Conv2D(4, 3, activation="relu", name="conv_b")(inputs)
     x = layers.add([x, y], name="sum")
-    outputs = layers.Dense(2, activation="softmax", name="head")(layers.Flatten()(x))
+    outputs = layers.Dense(2, activation="softmax", name="head")(layers.Flatten(name="flatten")(x))
     return keras.Model(inputs, outputs)
 
 
