@@ -6,7 +6,7 @@ from .. import functional as F
 from ..ops.conv import normalize_padding, normalize_tuple, output_size, padding_amounts
 from ..tensor import Tensor
 from .base import Layer, single_shape
-from .kernel import KernelLayer
+from .kernel import _KernelLayer
 
 
 def window_output_length(size: int | None, window: int, stride: int, dilation: int,
@@ -43,10 +43,10 @@ def spatial_output_shape(layer: Layer, input_shape, window: tuple, strides: tupl
     return (input_shape[0], *spatial, input_shape[-1] if channels is None else channels)
 
 
-class _Conv(KernelLayer):
+class _Conv(_KernelLayer):
     """Shared configuration of Conv1D and Conv2D (``rank`` spatial axes); ``logits=True``
     returns the convolution before the activation. Regularizers and constraints: see
-    :class:`~chainrule.layers.kernel.KernelLayer`."""
+    :class:`~chainrule.layers.kernel._KernelLayer`."""
 
     rank = 2
 

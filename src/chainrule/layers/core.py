@@ -8,7 +8,7 @@ from .. import activations
 from .. import functional as F
 from ..tensor import Tensor
 from .base import Layer, single_shape
-from .kernel import KernelLayer
+from .kernel import _KernelLayer
 
 
 def _check_rate(layer: str, rate: float) -> float:
@@ -18,12 +18,12 @@ def _check_rate(layer: str, rate: float) -> float:
     return float(rate)
 
 
-class Dense(KernelLayer):
+class Dense(_KernelLayer):
     """y = activation(x @ kernel + bias);  x (..., in) -> y (..., units).
 
     ``kernel`` is (in, units) and ``bias`` (units,), as in Keras; ``logits=True``
     returns x @ kernel + bias, before the activation. Regularizers and constraints:
-    see :class:`~chainrule.layers.kernel.KernelLayer`.
+    see :class:`~chainrule.layers.kernel._KernelLayer`.
     """
 
     supports_masking = True

@@ -1,4 +1,4 @@
-"""``KernelLayer``: what Dense and the convolutions share.
+"""``_KernelLayer``: what Dense and the convolutions share.
 
 Each computes y = activation(op(x, kernel) + bias) and takes Keras' arguments for it:
 ``activation``, ``use_bias``, and for each of its two weights an initializer, a
@@ -15,7 +15,7 @@ from ..tensor import Tensor
 from .base import Layer
 
 
-class KernelLayer(Layer):
+class _KernelLayer(Layer):
     """The activation, kernel and bias of Dense, Conv1D, Conv2D and Conv2DTranspose;
     ``forward(x, logits=True)`` stops before the activation."""
 
