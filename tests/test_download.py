@@ -181,15 +181,21 @@ def serve_as(server, monkeypatch, dataset, files: dict[str, bytes]) -> None:
         monkeypatch.setitem(dataset.files, name, sha256(body))
 
 
-def test_fetch_mnist_reads_the_npz_without_pickles(server, tmp_path, monkeypatch):
+def mnist_npz(n_train: int = 6, n_test: int = 2) -> tuple[bytes, dict]:
+    """A small file shaped as Keras' mnist.npz, and its arrays."""
     rng = np.random.default_rng(0)
-    arrays = {"x_train": rng.integers(0, 256, (6, 28, 28), dtype=np.uint8),
-              "y_train": np.arange(6, dtype=np.uint8),
-              "x_test": rng.integers(0, 256, (2, 28, 28), dtype=np.uint8),
-              "y_test": np.arange(2, dtype=np.uint8)}
+    arrays = {"x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+              "y_train": np.arange(n_train, dtype=np.uint8),
+              "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+              "y_test": np.arange(n_test, dtype=np.uint8)}
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    serve_as(server, monkeypatch, remote.MNIST, {"mnist.npz": buffer.getvalue()})
+    return buffer.getvalue(), arrays
+
+
+def test_fetch_mnist_reads_the_npz_without_pickles(server, tmp_path, monkeypatch):
+    body, arrays = mnist_npz()
+    serve_as(server, monkeypatch, remote.MNIST, {"mnist.npz": body})
     (x_train, y_train), (x_test, y_test) = cr.datasets.fetch_mnist(
         origin=server.url, cache_dir=tmp_path, progress=False)
     np.testing.assert_array_equal(x_train, arrays["x_train"])

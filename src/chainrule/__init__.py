@@ -3,6 +3,12 @@
 ``import chainrule as cr`` gives tensors and autograd (``cr.tensor``,
 ``cr.no_grad``, ``cr.gradcheck``), and the subpackages ``cr.functional``,
 ``cr.layers``, ``cr.losses``, ``cr.optim``, ``cr.models`` and friends.
+
+``import chainrule as keras`` gives Keras' names, each one of chainrule's own objects
+(docs/keras.md): ``keras.Sequential``, ``keras.Model``, ``keras.Input``,
+``keras.layers``, ``keras.optimizers``, ``keras.losses``, ``keras.metrics``,
+``keras.callbacks``, ``keras.initializers``, ``keras.activations``,
+``keras.regularizers``, ``keras.constraints``, ``keras.utils``, ``keras.datasets``.
 """
 
 from . import tensor as _tensor_module
@@ -34,6 +40,7 @@ globals().update(_tensor_module.functions)  # cr.exp, cr.sum, cr.reshape, ...
 from . import (  # noqa: E402
     activations,
     callbacks,
+    constraints,
     data,
     distributed,
     functional,
@@ -46,6 +53,8 @@ from . import (  # noqa: E402
     models,
     onnx,
     optim,
+    optimizers,
+    regularizers,
     unsupervised,
     utils,
     viz,

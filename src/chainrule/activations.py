@@ -1,4 +1,5 @@
-"""Activation functions by Keras name: ``activations.get("relu")(x)``."""
+"""Activation functions by Keras name: ``activations.get("relu")(x)``, or
+``activations.relu(x)``."""
 
 from __future__ import annotations
 
@@ -18,16 +19,13 @@ def softmax(x: Tensor) -> Tensor:
     return x.softmax(axis=-1)
 
 
-ACTIVATIONS = Registry("activation", {
-    "sigmoid": Tensor.sigmoid,
-    "tanh": Tensor.tanh,
-    "relu": Tensor.relu,
-    "leaky_relu": Tensor.leaky_relu,
-    "elu": Tensor.elu,
-    "gelu": Tensor.gelu,
-    "softmax": softmax,
-    "linear": linear,
-})
+# Keras' functions (``keras.activations.relu(x)``, ``activation=keras.activations.relu``)
+# are the Tensor methods themselves.
+sigmoid, tanh, relu = Tensor.sigmoid, Tensor.tanh, Tensor.relu
+leaky_relu, elu, gelu = Tensor.leaky_relu, Tensor.elu, Tensor.gelu
+
+ACTIVATIONS = Registry("activation", {f.__name__: f for f in (
+    sigmoid, tanh, relu, leaky_relu, elu, gelu, softmax, linear)})
 
 
 def get(identifier: str | Callable | None) -> Callable[[Tensor], Tensor]:

@@ -15,12 +15,22 @@ from .tensor import Tensor
 
 
 class Parameter(Tensor):
-    """A Tensor that a Module trains (``requires_grad`` unless frozen)."""
+    """A Tensor that a Module trains (``requires_grad`` unless frozen).
 
-    __slots__ = ()
+    ``regularizer`` (a function of the parameter giving a scalar penalty, or None)
+    joins the training loss through ``Module.losses``; ``constraint`` (a function of
+    its array giving the projected array, or None) is applied by the optimizer after
+    each update of the parameter. Layers set both from their Keras arguments
+    (``kernel_regularizer``, ``kernel_constraint``, ...).
+    """
 
-    def __init__(self, data, requires_grad: bool = True, name: str | None = None):
+    __slots__ = ("regularizer", "constraint")
+
+    def __init__(self, data, requires_grad: bool = True, name: str | None = None,
+                 regularizer=None, constraint=None):
         super().__init__(data, requires_grad=requires_grad, name=name)
+        self.regularizer = regularizer
+        self.constraint = constraint
 
 
 _structure_version = 0  # bumped whenever any Module gains or loses a Parameter/sub-Module
@@ -65,6 +75,8 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_trainable", True)
+        object.__setattr__(self, "_call_losses", [])
+        object.__setattr__(self, "_parameter_view", None)
         return self
 
     def __init__(self):
@@ -132,8 +144,11 @@ class Module:
                     yield (f"{prefix}.{name}" if prefix else name), p
 
     def parameters(self) -> ParameterView:
-        """A live view of every parameter (see :class:`ParameterView`)."""
-        return ParameterView(self)
+        """A live view of every parameter (see :class:`ParameterView`); one per module,
+        so its cached list serves every caller."""
+        if self._parameter_view is None:
+            object.__setattr__(self, "_parameter_view", ParameterView(self))
+        return self._parameter_view
 
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
         for prefix, module in self.named_modules():
@@ -167,6 +182,32 @@ class Module:
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None
+
+    # ------------------------------------------------------------ added losses
+
+    def add_loss(self, loss: Tensor) -> None:
+        """Keep a scalar ``loss`` made during this forward pass (Keras' ``add_loss``; an
+        activity regularizer's penalty): it joins ``losses`` until the next outermost
+        call of a layer or model above it."""
+        self._call_losses.append(loss)
+
+    def clear_losses(self) -> None:
+        """Forget the losses added by the previous forward pass, in every module below."""
+        for m in self.modules():
+            if m._call_losses:
+                object.__setattr__(m, "_call_losses", [])
+
+    @property
+    def losses(self) -> list[Tensor]:
+        """Keras' ``losses``: the scalar penalties the training loss adds. The
+        ``regularizer`` penalty of every parameter that trains (computed now, from its
+        current value), then the losses added during the latest forward pass
+        (activity regularizers), from every module below this one."""
+        penalties = [p.regularizer(p) for p in self.parameters()
+                     if getattr(p, "regularizer", None) is not None and p.requires_grad]
+        for m in self.modules():
+            penalties.extend(m._call_losses)
+        return penalties
 
     # ------------------------------------------------------------ state
 

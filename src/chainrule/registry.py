@@ -11,7 +11,34 @@ says, the same way everywhere, what was asked for and what exists::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
+
+
+def config_number(owner: str, name: str, value, minimum: float = 0.0) -> float:
+    """``value`` as a float when it is a finite number >= ``minimum``; else a ValueError
+    naming ``owner``'s argument (objects rebuilt from configs check what they are given)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            value) or value < minimum:
+        raise ValueError(f"Invalid value for argument `{name}` of `{owner}`: expected a "
+                         f"finite number >= {minimum:g}; received {name}={value!r:.50}.")
+    return float(value)
+
+
+class Configurable:
+    """What objects rebuilt by name share (regularizers, constraints): ``get_config()``
+    gives the constructor arguments, ``from_config`` calls the constructor with them."""
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
 
 
 class Registry:
@@ -88,6 +115,19 @@ class Registry:
         also = ", or a function" if wrap is not None else ""
         raise TypeError(f"Cannot interpret {identifier!r:.100} as a {self.kind}: pass a name, "
                         f"a {base.__name__} class or instance{also}.")
+
+    def serialize(self, obj):
+        """What :meth:`get` rebuilds ``obj`` from: None for None, a registered object's
+        name, ``{"class_name": ..., "config": obj.get_config()}`` for an instance (its
+        class must be registered to load again), else the function's ``__name__``."""
+        if obj is None or isinstance(obj, str):
+            return obj
+        name = self.name_of(obj)
+        if name is not None:
+            return name
+        if hasattr(obj, "get_config") and not isinstance(obj, type):
+            return {"class_name": type(obj).__name__, "config": obj.get_config()}
+        return getattr(obj, "__name__", repr(obj))
 
     def unknown(self, name) -> str:
         """The error message for a name that is not registered."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from .. import activations, initializers
+from .. import activations, constraints, initializers, regularizers
 from ..autograd import no_grad
 from ..backend import get_default_dtype
 from ..module import Module, Parameter
@@ -161,12 +161,33 @@ def infer_output_shape(module, input_shape):
     return map_shapes(merge, runs[0])
 
 
+class _CallDepth:
+    """How deeply layer and model calls are nested right now (Keras' call context): the
+    outermost call first clears the losses its modules added in the previous pass, so
+    ``losses`` holds those of the latest forward pass, a shared layer's from each call."""
+
+    depth = 0
+
+
+def run_forward(module: Module, forward, *args, **kwargs):
+    """``forward(*args, **kwargs)`` of ``module`` inside the call context (see
+    :class:`_CallDepth`)."""
+    if _CallDepth.depth == 0:
+        module.clear_losses()
+    _CallDepth.depth += 1
+    try:
+        return forward(*args, **kwargs)
+    finally:
+        _CallDepth.depth -= 1
+
+
 class Layer(Operation, Module):
     """Base class of every Keras-named layer."""
 
     ends_with_activation = False  # True where forward(x, logits=True) skips self.activation
     supports_masking = False  # True: compute_mask hands the input's mask on unchanged
     preserves_dtype = False  # True: symbolic outputs keep the input dtype (Flatten)
+    activity_regularizer = None  # a penalty on the output, added to ``losses`` per call
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -176,12 +197,13 @@ class Layer(Operation, Module):
             LAYER_REGISTRY.add(cls)
 
     def __init__(self, input_shape=None, input_dim=None, name: str | None = None,
-                 trainable: bool = True, **unknown):
+                 trainable: bool = True, activity_regularizer=None, **unknown):
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected argument(s) "
                             f"{sorted(unknown)}.")
         super().__init__()
         self.built = False
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.name = name or unique_name(_snake(type(self).__name__))
         if input_dim is not None:
             input_shape = (input_dim,)
@@ -212,7 +234,18 @@ class Layer(Operation, Module):
         if not self.built:
             self.build(shape_of(inputs))
             self.built = True
-        return self.forward(inputs, *args, **kwargs)
+        outputs = run_forward(self, self.forward, inputs, *args, **kwargs)
+        if self.activity_regularizer is not None:
+            self._add_activity_penalty(outputs, kwargs.get("logits", False))
+        return outputs
+
+    def _add_activity_penalty(self, outputs, logits: bool) -> None:
+        """``activity_regularizer(output) / batch size`` for each output (Keras); with
+        ``logits`` the output is taken after the activation the call skipped."""
+        for out in outputs if isinstance(outputs, list | tuple) else [outputs]:
+            if logits and self.ends_with_activation:
+                out = self.activation(out)
+            self.add_loss(self.activity_regularizer(out) / max(out.shape[0], 1))
 
     def compute_output_shape(self, input_shape):
         """The output shape (batch axis None) for inputs of ``input_shape``, without
@@ -239,12 +272,41 @@ class Layer(Operation, Module):
         return activations.builtin_name(self.activation)
 
     def add_weight(self, name: str, shape: tuple, initializer="zeros",
-                   trainable: bool = True) -> Parameter:
-        """Create a Parameter attribute ``name`` (frozen if the layer is)."""
+                   trainable: bool = True, regularizer=None, constraint=None) -> Parameter:
+        """Create a Parameter attribute ``name`` (frozen if the layer is), with its
+        ``regularizer`` (a penalty in ``losses``) and ``constraint`` (applied after each
+        optimizer step), each by name, object or None."""
         data = initializers.initialize(initializer, shape)
-        p = Parameter(data, requires_grad=trainable and self._trainable)
+        p = Parameter(data, requires_grad=trainable and self._trainable,
+                      regularizer=regularizers.get(regularizer),
+                      constraint=constraints.get(constraint))
         setattr(self, name, p)
         return p
+
+    def set_weight_options(self, weight: str, initializer, regularizer=None,
+                           constraint=None) -> None:
+        """Keep Keras' ``<weight>_initializer``, ``<weight>_regularizer`` and
+        ``<weight>_constraint`` (``weight`` is "kernel", "bias", "recurrent", ...),
+        checked now; ``weight_options`` hands them to ``add_weight``."""
+        setattr(self, f"{weight}_initializer", initializers.check(initializer))
+        setattr(self, f"{weight}_regularizer", regularizers.get(regularizer))
+        setattr(self, f"{weight}_constraint", constraints.get(constraint))
+
+    def weight_options(self, weight: str) -> dict:
+        """``add_weight``'s initializer, regularizer and constraint for ``weight``."""
+        return {option: getattr(self, f"{weight}_{option}")
+                for option in ("initializer", "regularizer", "constraint")}
+
+    def weight_options_config(self, *weights: str) -> dict:
+        """The ``get_config`` entries of ``set_weight_options`` for each of ``weights``."""
+        config = {}
+        for weight in weights:
+            config[f"{weight}_initializer"] = getattr(self, f"{weight}_initializer")
+            config[f"{weight}_regularizer"] = regularizers.serialize(
+                getattr(self, f"{weight}_regularizer"))
+            config[f"{weight}_constraint"] = constraints.serialize(
+                getattr(self, f"{weight}_constraint"))
+        return config
 
     def add_state(self, name: str, shape: tuple, initializer="zeros") -> Tensor:
         """Create a non-trainable buffer ``name`` (e.g. a moving mean)."""
@@ -257,6 +319,8 @@ class Layer(Operation, Module):
         config = {"name": self.name, "trainable": self.trainable}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .. import activations, initializers
 from .. import functional as F
 from ..ops.conv import normalize_padding, normalize_tuple, output_size, padding_amounts
 from ..tensor import Tensor
 from .base import Layer, single_shape
+from .kernel import _KernelLayer
 
 
 def window_output_length(size: int | None, window: int, stride: int, dilation: int,
@@ -43,12 +43,12 @@ def spatial_output_shape(layer: Layer, input_shape, window: tuple, strides: tupl
     return (input_shape[0], *spatial, input_shape[-1] if channels is None else channels)
 
 
-class _Conv(Layer):
+class _Conv(_KernelLayer):
     """Shared configuration of Conv1D and Conv2D (``rank`` spatial axes); ``logits=True``
-    returns the convolution before the activation."""
+    returns the convolution before the activation. Regularizers and constraints: see
+    :class:`~chainrule.layers.kernel._KernelLayer`."""
 
     rank = 2
-    ends_with_activation = True
 
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
                  dilation_rate=1, activation=None, use_bias: bool = True,
@@ -59,23 +59,15 @@ class _Conv(Layer):
         self.strides = normalize_tuple(strides, self.rank, "strides", layer)
         self.padding = normalize_padding(padding, layer)
         self.dilation_rate = normalize_tuple(dilation_rate, self.rank, "dilation_rate", layer)
-        self.activation = activations.get(activation)
-        self.activation_name = activations.name_of(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.check(kernel_initializer)
-        self.bias_initializer = initializers.check(bias_initializer)
-        self.kernel = self.bias = None
-        super().__init__(**kwargs)
+        super().__init__(activation, use_bias, kernel_initializer, bias_initializer, **kwargs)
 
     def build(self, input_shape: tuple) -> None:
         input_shape = check_rank(self, input_shape, self.rank)
         if input_shape[-1] is None:
             raise ValueError(f"`{type(self).__name__}` layer '{self.name}' needs a known "
                              f"channels axis; received input shape {input_shape}.")
-        shape = (*self.kernel_size, input_shape[-1], self.filters)
-        self.add_weight("kernel", shape, self.kernel_initializer)
-        if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer)
+        self.add_kernel_and_bias((*self.kernel_size, input_shape[-1], self.filters),
+                                 (self.filters,))
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         channels = check_rank(self, input_shape, self.rank)[-1]
@@ -89,10 +81,7 @@ class _Conv(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding, "dilation_rate": list(self.dilation_rate),
-                "activation": self.activation_name, "use_bias": self.use_bias,
-                "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer}
+                "padding": self.padding, "dilation_rate": list(self.dilation_rate)}
 
 
 class Conv2D(_Conv):
@@ -103,7 +92,7 @@ class Conv2D(_Conv):
     def forward(self, x: Tensor, logits: bool = False) -> Tensor:
         y = F.conv2d(x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
                      dilation=self.dilation_rate)
-        return y if logits else self.activation(y)
+        return self.activate(y, logits)
 
 
 class Conv1D(_Conv):
@@ -114,4 +103,4 @@ class Conv1D(_Conv):
     def forward(self, x: Tensor, logits: bool = False) -> Tensor:
         y = F.conv1d(x, self.kernel, self.bias, strides=self.strides[0],
                      padding=self.padding, dilation=self.dilation_rate[0])
-        return y if logits else self.activation(y)
+        return self.activate(y, logits)

@@ -30,24 +30,18 @@ class Conv2DTranspose(_Conv):
     rank = 2
 
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
-                 output_padding=None, dilation_rate=1, activation=None,
-                 use_bias: bool = True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 output_padding=None, dilation_rate=1, **kwargs):
         layer = type(self).__name__
         self.output_padding = normalize_output_padding(
             output_padding, normalize_tuple(strides, self.rank, "strides", layer),
             normalize_tuple(dilation_rate, self.rank, "dilation_rate", layer), layer)
         super().__init__(filters, kernel_size, strides=strides, padding=padding,
-                         dilation_rate=dilation_rate, activation=activation,
-                         use_bias=use_bias, kernel_initializer=kernel_initializer,
-                         bias_initializer=bias_initializer, **kwargs)
+                         dilation_rate=dilation_rate, **kwargs)
 
     def build(self, input_shape: tuple) -> None:
         _check_rank(self, input_shape)
-        shape = (*self.kernel_size, self.filters, input_shape[-1])
-        self.add_weight("kernel", shape, self.kernel_initializer)
-        if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer)
+        self.add_kernel_and_bias((*self.kernel_size, self.filters, input_shape[-1]),
+                                 (self.filters,))
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         _check_rank(self, input_shape)
@@ -59,7 +53,7 @@ class Conv2DTranspose(_Conv):
         y = F.conv_transpose2d(x, self.kernel, self.bias, strides=self.strides,
                                padding=self.padding, output_padding=self.output_padding,
                                dilation=self.dilation_rate)
-        return y if logits else self.activation(y)
+        return self.activate(y, logits)
 
     def get_config(self) -> dict:
         output_padding = None if self.output_padding is None else list(self.output_padding)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
-from .. import activations, initializers
+from .. import activations
 from .. import functional as F
 from ..tensor import Tensor
 from .base import Layer, single_shape
+from .kernel import _KernelLayer
 
 
 def _check_rate(layer: str, rate: float) -> float:
@@ -17,14 +18,14 @@ def _check_rate(layer: str, rate: float) -> float:
     return float(rate)
 
 
-class Dense(Layer):
+class Dense(_KernelLayer):
     """y = activation(x @ kernel + bias);  x (..., in) -> y (..., units).
 
     ``kernel`` is (in, units) and ``bias`` (units,), as in Keras; ``logits=True``
-    returns x @ kernel + bias, before the activation.
+    returns x @ kernel + bias, before the activation. Regularizers and constraints:
+    see :class:`~chainrule.layers.kernel._KernelLayer`.
     """
 
-    ends_with_activation = True
     supports_masking = True
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
@@ -33,22 +34,14 @@ class Dense(Layer):
             raise ValueError(f"Invalid value for argument `units` of `Dense`: expected a "
                              f"positive integer; received units={units}.")
         self.units = int(units)
-        self.activation = activations.get(activation)
-        self.activation_name = activations.name_of(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.check(kernel_initializer)
-        self.bias_initializer = initializers.check(bias_initializer)
-        self.kernel = self.bias = None
-        super().__init__(**kwargs)
+        super().__init__(activation, use_bias, kernel_initializer, bias_initializer, **kwargs)
 
     def build(self, input_shape: tuple) -> None:
         features = single_shape(self, input_shape)[-1]
         if features is None:
             raise ValueError(f"`Dense` layer '{self.name}' needs a known last axis; received "
                              f"input shape {tuple(input_shape)}.")
-        self.add_weight("kernel", (features, self.units), self.kernel_initializer)
-        if self.use_bias:
-            self.add_weight("bias", (self.units,), self.bias_initializer)
+        self.add_kernel_and_bias((features, self.units), (self.units,))
 
     def _check_features(self, shape: tuple) -> None:
         if shape[-1] != self.kernel.shape[0]:
@@ -63,14 +56,10 @@ class Dense(Layer):
 
     def forward(self, x: Tensor, logits: bool = False) -> Tensor:
         self._check_features(x.shape)
-        y = F.linear(x, self.kernel, self.bias)
-        return y if logits else self.activation(y)
+        return self.activate(F.linear(x, self.kernel, self.bias), logits)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "units": self.units,
-                "activation": self.activation_name, "use_bias": self.use_bias,
-                "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer}
+        return {**super().get_config(), "units": self.units}
 
 
 class Activation(Layer):

@@ -18,16 +18,19 @@ class Embedding(Layer):
     the sequence length, so the layer builds at once. With ``mask_zero=True`` id 0 is
     padding: ``compute_mask`` gives ``ids != 0`` (N, T), which models hand to the
     layers after it that take ``mask=`` (as Keras; id 0 still has a row).
+    ``embeddings_regularizer`` and ``embeddings_constraint`` act on ``embeddings``.
     """
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
-                 input_length: int | None = None, mask_zero: bool = False, **kwargs):
+                 input_length: int | None = None, mask_zero: bool = False,
+                 embeddings_regularizer=None, embeddings_constraint=None, **kwargs):
         for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if int(value) != value or value <= 0:
                 raise ValueError(f"Invalid value for argument `{arg}` of `Embedding`: expected "
                                  f"a positive integer; received {arg}={value}.")
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
-        self.embeddings_initializer = embeddings_initializer
+        self.set_weight_options("embeddings", embeddings_initializer, embeddings_regularizer,
+                                embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.input_length = None if input_length is None else int(input_length)
         self.embeddings = None
@@ -37,7 +40,7 @@ class Embedding(Layer):
 
     def build(self, input_shape: tuple) -> None:
         self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                        self.embeddings_initializer)
+                        **self.weight_options("embeddings"))
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return (*single_shape(self, input_shape), self.output_dim)
@@ -55,6 +58,5 @@ class Embedding(Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "input_dim": self.input_dim,
-                "output_dim": self.output_dim,
-                "embeddings_initializer": self.embeddings_initializer,
+                "output_dim": self.output_dim, **self.weight_options_config("embeddings"),
                 "input_length": self.input_length, "mask_zero": self.mask_zero}

@@ -5,7 +5,8 @@ Inputs are (batch, timesteps, features). ``kernel`` (features, G*units) and
 c, o (G = 4), GRU z, r, h (G = 3), SimpleRNN one block. The output is the last
 hidden state (N, units), or every step's (N, T, units) with
 ``return_sequences=True``; ``return_state=True`` returns ``[output, *states]``
-(LSTM: ``[output, h, c]``).
+(LSTM: ``[output, h, c]``). Each weight takes Keras' initializer, regularizer and
+constraint: ``kernel_*``, ``recurrent_*`` (for ``recurrent_kernel``) and ``bias_*``.
 
 With the built-in activations ("tanh", "sigmoid", "relu", "linear") a call is one
 fused op from ``ops/recurrent.py`` (the loop over time runs on raw arrays, one
@@ -50,7 +51,9 @@ class _RNN(Layer):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False,
-                 zero_output_for_mask: bool = False, **kwargs):
+                 zero_output_for_mask: bool = False, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, **kwargs):
         layer = type(self).__name__
         if isinstance(units, bool) or int(units) != units or units <= 0:
             raise ValueError(f"Invalid value for argument `units` of `{layer}`: expected a "
@@ -59,9 +62,11 @@ class _RNN(Layer):
         self.activation = activations.get(activation)
         self.activation_name = activations.name_of(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.recurrent_initializer = recurrent_initializer
-        self.bias_initializer = bias_initializer
+        self.set_weight_options("kernel", kernel_initializer, kernel_regularizer,
+                                kernel_constraint)
+        self.set_weight_options("recurrent", recurrent_initializer, recurrent_regularizer,
+                                recurrent_constraint)
+        self.set_weight_options("bias", bias_initializer, bias_regularizer, bias_constraint)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
@@ -80,10 +85,12 @@ class _RNN(Layer):
             raise ValueError(f"`{type(self).__name__}` layer '{self.name}' needs a known "
                              f"features axis; received input shape {input_shape}.")
         width = self.gates * self.units
-        self.add_weight("kernel", (input_shape[-1], width), self.kernel_initializer)
-        self.add_weight("recurrent_kernel", (self.units, width), self.recurrent_initializer)
+        self.add_weight("kernel", (input_shape[-1], width), **self.weight_options("kernel"))
+        self.add_weight("recurrent_kernel", (self.units, width),
+                        **self.weight_options("recurrent"))
         if self.use_bias:
-            self.add_weight("bias", self._bias_shape(), self._bias_initializer())
+            self.add_weight("bias", self._bias_shape(), **{
+                **self.weight_options("bias"), "initializer": self._bias_initializer()})
 
     def compute_output_shape(self, input_shape: tuple):
         """(N, units), or (N, T, units) with return_sequences; with return_state a list
@@ -221,9 +228,7 @@ class _RNN(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units,
                 "activation": self.activation_name, "use_bias": self.use_bias,
-                "kernel_initializer": self.kernel_initializer,
-                "recurrent_initializer": self.recurrent_initializer,
-                "bias_initializer": self.bias_initializer,
+                **self.weight_options_config("kernel", "recurrent", "bias"),
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards,
                 "zero_output_for_mask": self.zero_output_for_mask}

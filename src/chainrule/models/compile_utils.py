@@ -9,10 +9,27 @@ name; logs then read ``loss`` (the weighted sum), ``<output>_loss`` and
 
 from __future__ import annotations
 
+import warnings
+
 from .. import activations, losses
 from .. import metrics as metrics_module
 from ..autograd import no_grad
 from ..tensor import Tensor
+
+# Keras' compile settings for how training is executed: chainrule runs eagerly on NumPy,
+# so they change nothing here.
+EXECUTION_SETTINGS = ("jit_compile", "run_eagerly", "steps_per_execution", "auto_scale_loss")
+
+
+def ignore_execution_settings(given: dict) -> None:
+    """Warn that Keras' execution settings in ``given`` are ignored; refuse any other
+    argument ``compile`` does not know."""
+    unknown = sorted(set(given) - set(EXECUTION_SETTINGS))
+    if unknown:
+        raise TypeError(f"compile got unexpected argument(s) {unknown}.")
+    if given:
+        warnings.warn(f"compile ignores {sorted(given)}: chainrule runs eagerly on NumPy.",
+                      stacklevel=3)
 
 
 def _by_output(value, names: list[str], what: str, default) -> list:

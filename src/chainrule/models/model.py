@@ -14,7 +14,13 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import losses, optim
-from ..layers.base import _snake, has_unbuilt_layers, infer_output_shape, unique_name
+from ..layers.base import (
+    _snake,
+    has_unbuilt_layers,
+    infer_output_shape,
+    run_forward,
+    unique_name,
+)
 from ..layers.node import Operation, any_symbolic, forward_takes_mask
 from ..layers.serialization import register_layer
 from ..module import Module
@@ -69,7 +75,7 @@ class Model(FunctionalAPI, Operation, Module):
         if any_symbolic(x):
             return self.symbolic_call(x, *args, **kwargs)
         self._note_input(x)
-        return self.forward(x, *args, **kwargs)
+        return run_forward(self, self.forward, x, *args, **kwargs)
 
     def _note_input(self, x) -> None:
         """Remember the first input's shape and dtype (summary and save use them)."""
@@ -189,14 +195,17 @@ class Model(FunctionalAPI, Operation, Module):
     # ------------------------------------------------------------ compile and train
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None,
-                loss_weights=None) -> None:
+                loss_weights=None, **keras_only) -> None:
         """Choose how to train: ``optimizer`` and ``loss`` by name or object,
         ``metrics`` a list of names ("accuracy", "auc", ...) or Metric objects (or one).
 
         With several outputs, ``loss``, ``loss_weights`` and ``metrics`` may each be a
         list in output order or a dict by output name (``model.output_names``); one
         loss serves every output; an output without a loss is not trained. The loss
-        ``fit`` minimises is the weighted sum of the outputs' losses."""
+        ``fit`` minimises is the weighted sum of the outputs' losses. Keras' execution
+        settings (``jit_compile``, ``run_eagerly``, ``steps_per_execution``,
+        ``auto_scale_loss``) are ignored with a warning: chainrule runs eagerly."""
+        compile_utils.ignore_execution_settings(keras_only)
         if optimizer is None:
             raise ValueError("compile needs an optimizer, e.g. optimizer=\"adam\".")
         names = self.output_names
@@ -243,7 +252,8 @@ class Model(FunctionalAPI, Operation, Module):
         after a softmax), the loss is computed from the logits by the fused, stable op;
         the value is the same with or without ``no_grad``. With several outputs it is
         the weighted sum of their losses, each output choosing this way for itself;
-        ``y`` is then a list in output order or a dict by output name."""
+        ``y`` is then a list in output order or a dict by output name. The penalties
+        in ``model.losses`` (weight and activity regularizers) are added, as Keras does."""
         return self._loss_and_predictions(x, y, sample_weight)[0]
 
     def _split_targets(self, y) -> list:
@@ -292,6 +302,8 @@ class Model(FunctionalAPI, Operation, Module):
                 values.append(float(value.data))
                 term = value if weight == 1.0 else value * weight
                 total = term if total is None else total + term
+        for penalty in self.losses:
+            total = penalty if total is None else total + penalty
         single = not isinstance(self.loss, list)
         return total, predictions[0] if single else predictions, values
 

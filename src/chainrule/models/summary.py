@@ -98,11 +98,12 @@ def _counts(module) -> tuple[int, int]:
     return trainable, frozen
 
 
-def _format_shape(shape) -> str:
+def format_shapes(shape) -> str:
+    """A shape as summary() prints it: "(None, 10)", several joined by ", ", "?" unknown."""
     if shape is None:
         return "?"
     if isinstance(shape, list):
-        return ", ".join(_format_shape(s) for s in shape)
+        return ", ".join(format_shapes(s) for s in shape)
     return format_shape(shape)
 
 
@@ -133,7 +134,7 @@ def _layer_rows(model, shapes: dict) -> list[tuple]:
         count = sum(_counts(child))
         built = getattr(child, "built", True)
         rows.append((f"{getattr(child, 'name', key)} ({type(child).__name__})",
-                     _format_shape(shapes.get(key)),
+                     format_shapes(shapes.get(key)),
                      str(count) if built or count else "0 (unbuilt)"))
     return rows
 

@@ -10,20 +10,26 @@ from .optimizer import Optimizer
 class Adam(Optimizer):
     """PyTorch's rule (Kingma & Ba), per parameter p with gradient g at step t:
 
-    g = g + weight_decay p (L2; AdamW instead p = p - lr weight_decay p);
+    g = g + weight_decay p (L2; with ``decoupled_weight_decay``, as AdamW, instead
+    p = p - lr weight_decay p);
     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g**2  (with ``amsgrad`` the running
     maximum of v stands for v below);  m_hat = m / (1 - b1**t);  v_hat = v / (1 - b2**t);
     p = p - lr m_hat / (sqrt(v_hat) + eps).
     """
 
-    decoupled_weight_decay = False  # True in AdamW
+    decoupled_weight_decay = False  # True in AdamW; torch's Adam argument of that name
 
     def __init__(self, params=None, lr: float = 0.001, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
-                 learning_rate: float | None = None):
+                 learning_rate: float | None = None, *, decoupled_weight_decay: bool = False):
+        rule = {"decoupled_weight_decay": True} if decoupled_weight_decay else {}
+        self._setup(params, lr, betas, eps, weight_decay, amsgrad, learning_rate, rule)
+
+    def _setup(self, params, lr, betas, eps, weight_decay, amsgrad, learning_rate,
+               rule: dict) -> None:
         betas = tuple(float(b) for b in betas)
         super().__init__(params, lr, learning_rate, betas=betas, eps=eps,
-                         weight_decay=weight_decay, amsgrad=bool(amsgrad))
+                         weight_decay=weight_decay, amsgrad=bool(amsgrad), **rule)
         self._check(eps=eps, weight_decay=weight_decay)
         if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
             raise ValueError(f"Invalid value for argument `betas` of `{type(self).__name__}`: "
@@ -62,4 +68,4 @@ class AdamW(Adam):
     def __init__(self, params=None, lr: float = 0.001, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.01, amsgrad: bool = False,
                  learning_rate: float | None = None):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, learning_rate)
+        self._setup(params, lr, betas, eps, weight_decay, amsgrad, learning_rate, {})

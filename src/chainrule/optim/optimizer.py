@@ -113,13 +113,18 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> None:
-        """Apply ``_update`` to every parameter that requires grad and has one; the others
-        are untouched."""
+        """Apply ``_update`` to every parameter that requires grad and has one, then its
+        ``constraint`` when it has one (Keras: ``kernel_constraint=MaxNorm(3)``); the
+        others are untouched."""
         self.iterations += 1
         active = [p for p in self._parameters() if p.requires_grad and p.grad is not None]
         if self._layout is None or not self._layout.holds(self, active):
             self._layout = _Layout(self, active)
         self._layout.step(self._update)
+        for p in active:
+            constraint = getattr(p, "constraint", None)
+            if constraint is not None:
+                p.data[...] = constraint(p.data)  # in place: the layout keeps the array
 
     def _state_of(self, p: Tensor) -> dict:
         """p's state: made at step 0 on first use; a buffer missing (a hyperparameter

@@ -1,9 +1,8 @@
 """Training plots: loss curves, any labelled curves, a confusion matrix.
 
-matplotlib is optional (the ``examples`` extra brings it). It is imported only when
-a plot is drawn, and figures are drawn on the non-interactive Agg canvas (no pyplot,
-no global state, no window). Without matplotlib every function returns None, so a
-caller can write ``if plot_history(h, path) is None: print("plots skipped")``.
+matplotlib is optional: the figures come from ``chainrule.viz.canvas`` (the Agg
+canvas, no pyplot), and without matplotlib every function returns None, so a caller
+can write ``if plot_history(h, path) is None: print("plots skipped")``.
 
 Each function saves a PNG and returns its path when ``path`` is given, and returns
 the matplotlib ``Figure`` otherwise.
@@ -13,36 +12,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
+from ..viz.canvas import finish_figure, is_available, new_figure
 
-def new_figure(ncols: int = 1, size: tuple[float, float] = (5.0, 3.6)):
-    """(figure, list of axes) on an Agg canvas, or None when matplotlib is absent."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    fig = Figure(figsize=(size[0] * ncols, size[1]), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
-    return fig, axes
-
-
-def finish_figure(fig, path: str | os.PathLike | None):
-    if path is None:
-        return fig
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=100)
-    return path
-
-
-def is_available() -> bool:
-    """True when matplotlib can be imported (plots will be drawn)."""
-    return new_figure() is not None
+__all__ = ["is_available", "plot_confusion_matrix", "plot_curves", "plot_history",
+           "plot_panels"]
 
 
 def _history_dict(history) -> dict[str, list[float]]:

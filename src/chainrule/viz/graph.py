@@ -137,12 +137,13 @@ def _local(upstream, contribution) -> str:
 
 @dataclass(frozen=True)
 class GraphNode:
-    """One node of a drawing: a tensor box (``fields`` = name, data, grad) or an op
-    oval (``fields`` = its name); ``inputs`` are the keys of the nodes feeding it and
-    ``depth`` its column, counted from the leaves."""
+    """One node of a drawing: a box of ``fields`` (a tensor: name, data, grad; a layer:
+    its name, class and shapes) or an op oval (``fields`` = its name); ``inputs`` are
+    the keys of the nodes feeding it and ``depth`` its column, counted from the leaves.
+    ``to_dot`` and ``plot_graph`` draw these, and so does ``cr.utils.plot_model``."""
 
     key: str
-    kind: str  # "tensor" or "op"
+    kind: str  # "tensor", "layer" (boxes) or "op" (an oval)
     fields: tuple[str, ...]
     inputs: tuple[str, ...]
     depth: int
@@ -176,12 +177,27 @@ def describe(root: Tensor) -> list[GraphNode]:
 
 def to_dot(root: Tensor) -> str:
     """Graphviz DOT text: a box per tensor (name | value | grad), an oval per op."""
-    out = ["digraph chainrule {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
-    for node in describe(root):
+    return nodes_to_dot(describe(root))
+
+
+def _dot_text(field: str) -> str:
+    """A record field with DOT's special characters escaped."""
+    return re.sub(r'([{}|<>"\\])', r"\\\1", field)
+
+
+def nodes_to_dot(nodes: list[GraphNode], rankdir: str = "LR", dpi: int | None = None) -> str:
+    """Graphviz DOT text for ``nodes``: a record box per tensor or layer (its fields one
+    above the other), an oval per op, an arrow per input; ``rankdir`` "LR" (left to
+    right) or "TB" (top to bottom)."""
+    out = ["digraph chainrule {", f"  rankdir={rankdir};", '  node [fontname="Helvetica"];']
+    if dpi is not None:
+        out.append(f"  dpi={int(dpi)};")
+    for node in nodes:
         if node.kind == "op":
-            out.append(f'  {node.key} [shape=ellipse, label="{node.fields[0]}"];')
+            out.append(f'  {node.key} [shape=ellipse, label="{_dot_text(node.fields[0])}"];')
         else:
-            out.append(f'  {node.key} [shape=record, label="{{ {" | ".join(node.fields)} }}"];')
+            fields = " | ".join(_dot_text(f) for f in node.fields)
+            out.append(f'  {node.key} [shape=record, label="{{ {fields} }}"];')
         out.extend(f"  {source} -> {node.key};" for source in node.inputs)
     out.append("}")
     return "\n".join(out) + "\n"
