@@ -25,7 +25,7 @@ import chainrule as cr
 from chainrule import functional as F
 from chainrule import metrics, process_group
 from chainrule.data import sharding
-from chainrule.data.inputs import ArrayData
+from chainrule.data.inputs import ArrayData, Arrays
 from chainrule.ops.normalization import BatchNorm, SyncBatchNorm
 from chainrule.process_group import BatchShard, FlatBuffers, batch_shard
 
@@ -84,6 +84,42 @@ def test_steps_skip_only_a_last_batch_smaller_than_the_processes():
     assert sharding.steps(ArrayData(np.zeros((105, 2))), 10, 1) == data.steps(10)
 
 
+class _Rank:
+    """What sharding reads of a process group over arrays (no collective is needed)."""
+
+    def __init__(self, rank: int, size: int):
+        self.rank, self.size = rank, size
+
+
+@pytest.mark.parametrize("rows, steps", [(23, 3), (21, 2)])
+def test_the_ranks_shares_make_up_the_global_batches_of_one_process(rows, steps):
+    """Two ranks x batch 5 from the same seed: rank 0's rows then rank 1's are the batch of
+    10 that one process cuts from the same permutation, for a two-input model's Arrays
+    too; the last batch of 3 splits 2 + 1, and one of a single row is skipped. Each share
+    is yielded inside its BatchShard, which gives its gradients their weight."""
+    column = np.arange(rows, dtype=float)[:, None]
+    data = ArrayData(Arrays([column, -column]), np.arange(rows), np.linspace(0, 1, rows))
+    cr.manual_seed(3)
+    whole = list(data.batches(10, shuffle=True))
+    shares = []
+    for rank in range(2):
+        cr.manual_seed(3)
+        shares.append([(batch, process_group.gradient_weight())
+                       for batch in sharding.batches(data, 5, True, _Rank(rank, 2))])
+    assert len(shares[0]) == len(shares[1]) == steps
+    for one, (mine, my_weight), (theirs, their_weight) in zip(whole, *shares):
+        assert my_weight + their_weight == 1
+        assert my_weight == len(mine[1]) / len(one[1])
+        for part in range(2):
+            np.testing.assert_array_equal(np.concatenate([mine[0][part], theirs[0][part]]),
+                                          one[0][part])
+        for k in (1, 2):
+            np.testing.assert_array_equal(np.concatenate([mine[k], theirs[k]]), one[k])
+    if rows == 23:
+        assert [len(b[1]) for b, _ in shares[0]] == [5, 5, 2]
+        assert [len(b[1]) for b, _ in shares[1]] == [5, 5, 1]
+
+
 def test_each_sample_gets_the_dropout_mask_of_the_global_batch():
     x = cr.ones((20, 5))
     cr.manual_seed(3)
@@ -110,7 +146,7 @@ def test_augmentation_draws_per_sample_as_the_global_batch():
                                   "mse", "mae"])
 def test_merged_metric_state_is_the_metric_over_every_batch(name):
     gen = np.random.default_rng(0)
-    y, p = gen.integers(0, 2, 40).astype(float), gen.random(40)
+    y, p = gen.integers(0, 2, 40).astype(float), gen.random(40).round(1)  # ties across parts
     whole, first, second = (metrics.get(name) for _ in range(3))
     whole.update(y, p)
     first.update(y[:25], p[:25])
