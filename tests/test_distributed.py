@@ -282,9 +282,10 @@ def _equivalent_configs() -> list[str]:
 
 @pytest.mark.parametrize("config", _equivalent_configs())
 def test_two_ranks_with_half_batches_train_as_one_process(equivalence, config):
-    """SGD and Adam, with and without Dropout, SyncBatchNorm, a DataLoader: same weights
-    to 1e-6 (float64) and the same History (losses, accuracy, AUC, validation) after 2
-    epochs, the last batch of each split unevenly (3 + 2 rows)."""
+    """SGD and Adam, with and without Dropout, SyncBatchNorm, a DataLoader, a functional
+    model with two inputs: same weights to 1e-6 (float64) and the same History (losses,
+    accuracy, AUC, validation) after 2 epochs, the last batch of each split unevenly
+    (3 + 2 rows)."""
     ranks, reference = (equivalence[k]["results"][config] for k in ("ranks", "reference"))
     assert ranks["steps"] == reference["steps"] > 0
     for key, value in reference["state"].items():

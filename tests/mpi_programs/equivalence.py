@@ -22,7 +22,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule import process_group
-from chainrule.layers import BatchNormalization, Dense, Dropout
+from chainrule.layers import BatchNormalization, Concatenate, Dense, Dropout
 
 SEED = 7
 SAMPLES, FEATURES, BATCH, EPOCHS = 105, 8, 10, 2  # 105 = 5 global batches of 20, then 5
@@ -37,6 +37,8 @@ CONFIGS = {  # name: (optimizer, hidden layers after the first Dense)
     # a DataLoader of 100 rows (batches of BATCH dealt in turns; the reference's loader
     # has batches of size * BATCH)
     "adam_loader": (lambda: cr.optim.Adam(lr=0.01), [lambda: Dropout(0.3)]),
+    # a functional model with two inputs (the features split in halves) and Dropout
+    "adam_two_inputs": (lambda: cr.optim.Adam(lr=0.01), [lambda: Dropout(0.3)]),
     # per-rank batch statistics: not the reference's; the ranks' moving statistics agree
     "adam_batchnorm": (lambda: cr.optim.Adam(lr=0.01), [lambda: BatchNormalization()]),
 }
@@ -50,11 +52,18 @@ def data() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def build(name: str) -> cr.models.Sequential:
+def build(name: str) -> cr.Model:
     optimizer, hidden = CONFIGS[name]
-    model = cr.models.Sequential([Dense(16, activation="relu", input_dim=FEATURES),
-                                  *(make() for make in hidden),
-                                  Dense(8, activation="tanh"), Dense(1, activation="sigmoid")])
+    if name == "adam_two_inputs":
+        inputs = [cr.Input((FEATURES // 2,)), cr.Input((FEATURES // 2,))]
+        h = Concatenate()([Dense(8, activation="relu")(i) for i in inputs])
+        for make in hidden:
+            h = make()(h)
+        model = cr.Model(inputs, Dense(1, activation="sigmoid")(Dense(8, activation="tanh")(h)))
+    else:
+        model = cr.models.Sequential([Dense(16, activation="relu", input_dim=FEATURES),
+                                      *(make() for make in hidden), Dense(8, activation="tanh"),
+                                      Dense(1, activation="sigmoid")])
     model.compile(optimizer=optimizer(), loss="binary_crossentropy",
                   metrics=["accuracy", "auc"])
     return model
@@ -92,13 +101,16 @@ def run(name: str, ranks: int, reference: bool, out: str) -> dict:
     agreement = Agreement()
     x, y = data()
     batch = BATCH if not reference else BATCH * ranks
-    train = (x[:SAMPLES], y[:SAMPLES])
+    train, validation = (x[:SAMPLES], y[:SAMPLES]), (x[SAMPLES:], y[SAMPLES:])
+    if name == "adam_two_inputs":
+        train, validation = (([part[:, :FEATURES // 2], part[:, FEATURES // 2:]], target)
+                             for part, target in (train, validation))
     if name == "adam_loader":
         train = (cr.data.DataLoader(x[:100], y[:100], batch_size=batch, shuffle=True),)
     callbacks = [] if reference else [
         agreement, cr.callbacks.CSVLogger(os.path.join(out, f"{name}.rank{rank}.csv"))]
     history = model.fit(*train, batch_size=batch, epochs=EPOCHS, verbose=0,
-                        validation_data=(x[SAMPLES:], y[SAMPLES:]),
+                        validation_data=validation,
                         distributed=not reference, callbacks=callbacks)
     state = {k: v.tolist() for k, v in model.state_dict().items()}
     buffers = process_group.allgather_objects(
