@@ -120,14 +120,15 @@ def main(out_dir: str | os.PathLike | None = None, quick: bool = False, verbose:
               "probability": probability, "leaves": leaves, "history": history.history,
               "plots": {}}
     if out_dir is not None:
-        result["plots"] = _plots(result, Path(out_dir))
+        result["plots"] = plots(result, Path(out_dir))
     return result
 
 
-def _plots(result: dict, out: Path) -> dict:
-    made = {"training curves": plot_history(result["history"], out / "churn_history.png",
-                                            title="churn: loss and accuracy per epoch"),
+def plots(result: dict, out: Path, prefix: str = "churn") -> dict:
+    """The training curves and the test confusion matrix, as ``<prefix>_*.png``."""
+    made = {"training curves": plot_history(result["history"], out / f"{prefix}_history.png",
+                                            title=f"{prefix}: loss and accuracy per epoch"),
             "confusion matrix": plot_confusion_matrix(
-                result["confusion_matrix"], out / "churn_confusion_matrix.png",
-                labels=["stays", "leaves"], title="churn: test set")}
+                result["confusion_matrix"], out / f"{prefix}_confusion_matrix.png",
+                labels=["stays", "leaves"], title=f"{prefix}: test set")}
     return {title: path for title, path in made.items() if path is not None}
