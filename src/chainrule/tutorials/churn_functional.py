@@ -33,7 +33,7 @@ from chainrule.layers import Concatenate, Dense, Embedding, Flatten
 from chainrule.metrics import confusion_matrix
 
 from . import churn
-from .expected import at_least, at_most
+from .expected import at_least, at_most, near
 from .extras import require
 from .progress import EpochBar, say_if
 
@@ -41,12 +41,22 @@ GEOGRAPHIES = ("France", "Germany", "Spain")
 EMBEDDING_DIM = 2
 
 KEY_NUMBERS = {"test_accuracy": "accuracy", "p_new_customer_leaves": "probability"}
-EXPECTED = (at_least("accuracy", 0.83), at_most("probability", 0.5))
-EXPECTED_QUICK = (at_least("accuracy", 0.80), at_most("probability", 0.5))
+# Bars set before measuring, then what seed 0 printed (50 epochs: 0.8440; --quick,
+# 5 epochs: 0.8335).
+EXPECTED = (at_least("accuracy", 0.83), at_most("probability", 0.5),
+            near("accuracy", 0.844, 0.005, quote="0.8440"))
+EXPECTED_QUICK = (at_least("accuracy", 0.80), at_most("probability", 0.5),
+                  near("accuracy", 0.8335, 0.005, quote="0.8335"))
 # The bar, set before measuring: over the churn walkthrough's seeds (0-6), same
 # recipe and budget, the mean test accuracy of this model is at least the one-hot
 # Sequential's (margin >= 0). Per-seed differences are reported, not required.
-COMPARE_EXPECTED = (at_least("mean_margin", 0.0),)
+# It is NOT met: measured 0.8409 against 0.8449, short by 0.0040 (ahead on 1 seed of
+# 7; per seed: +0.0045, -0.0015, -0.0005, -0.0250, -0.0005, -0.0015, -0.0035).
+SEED_BAR = (at_least("mean_margin", 0.0),)
+# What compare_over_seeds() printed, pinned.
+SEED_EXPECTED = (near("mean_functional", 0.8409, 0.003, quote="0.8409"),
+                 near("mean_sequential", 0.8449, 0.003, quote="0.8449"),
+                 at_least("min_functional", 0.83))
 
 
 def geography_ids(X: np.ndarray) -> np.ndarray:
@@ -102,13 +112,7 @@ def main(out_dir: str | os.PathLike | None = None, quick: bool = False, verbose:
     vectors = model.get_layer("country_embedding").embeddings.numpy()
 
     model.summary(print_fn=say)
-    say(f"{epochs} epochs; training loss {history.history['loss'][0]:.4f} -> "
-        f"{history.history['loss'][-1]:.4f}")
-    say("Confusion matrix (rows: true stays/leaves, columns: predicted):")
-    say(cm)
-    say(f"Test accuracy: {accuracy:.4f}")
-    say(f"New customer: probability of leaving {probability:.4f} -> "
-        f"{'leaves' if probability > 0.5 else 'stays'}")
+    churn.report(say, history.history["loss"], cm, accuracy, probability)
     say("Learned country vectors: " + ", ".join(
         f"{name} ({v[0]:.3f}, {v[1]:.3f})" for name, v in zip(GEOGRAPHIES, vectors)))
     result = {"epochs": epochs, "confusion_matrix": cm, "accuracy": accuracy,
@@ -139,6 +143,7 @@ def compare_over_seeds(seeds=churn.SEEDS, epochs: int | None = None,
     summary = {"rows": rows, "mean_sequential": means["sequential"],
                "mean_functional": means["functional"],
                "mean_margin": means["functional"] - means["sequential"],
+               "min_functional": min(r["functional"] for r in rows),
                "seeds_won": sum(r["margin"] > 0 for r in rows),
                "seeds_tied": sum(r["margin"] == 0 for r in rows)}
     say(f"mean over seeds {list(seeds)}: one-hot {means['sequential']:.4f}, two-input "
