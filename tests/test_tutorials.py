@@ -208,7 +208,8 @@ def test_plots_are_skipped_cleanly_without_matplotlib(tmp_path, monkeypatch):
     assert not list(tmp_path.glob("*.png"))
 
 
-@pytest.mark.parametrize("name", ["churn", "regularization", "rbm", "mnist_cnn"])
+@pytest.mark.parametrize("name", ["churn", "churn_functional", "regularization", "rbm",
+                                  "mnist_cnn"])
 def test_a_walkthrough_without_scikit_learn_names_the_extra(name, monkeypatch):
     pretend_missing(monkeypatch, "sklearn")
     with pytest.raises(MissingExtra, match=r'scikit-learn .*pip install "chainrule\[examples\]"'):
