@@ -6,7 +6,9 @@ Dense(128) + residual + LayerNormalization (post-norm, as the Keras guide's bloc
 the loss is sum(out * w) and backward reaches the input and every weight. torch runs
 the same block with nn.MultiheadAttention, nn.LayerNorm and nn.Linear. A second line
 times the attention alone (scaled_dot_product_attention on (32, 4, 64, 32), causal).
-Each line is the median over ``--repeats`` interleaved samples (see common.py).
+Each line is the median over ``--repeats`` interleaved samples (see common.py), of
+wall time and of the process's CPU time (all threads): on a shared machine the
+wall time also counts the other jobs' turns.
 
 Run:  python benchmarks/bench_attention.py [--repeats 30] [--threads 2]
 """
@@ -104,13 +106,17 @@ def main() -> None:
     rows = []
     for label, (ours, theirs) in workloads.items():
         fns = {"chainrule": ours, **({"torch": theirs} if theirs else {})}
-        samples = time_interleaved(fns, args.repeats)
-        mine = median(samples["chainrule"])
+        cpu: dict = {}
+        samples = time_interleaved(fns, args.repeats, cpu=cpu)
+        mine, mine_cpu = median(samples["chainrule"]), median(cpu["chainrule"])
         other = median(samples["torch"]) if theirs else None
-        rows.append([label, fmt_time(mine), fmt_time(other), fmt_ratio(mine, other)])
+        other_cpu = median(cpu["torch"]) if theirs else None
+        rows.append([label, fmt_time(mine), fmt_time(other), fmt_ratio(mine, other),
+                     fmt_time(mine_cpu), fmt_time(other_cpu), fmt_ratio(mine_cpu, other_cpu)])
     print(f"batch {BATCH}, sequence {STEPS}, width {WIDTH}, {HEADS} heads, float32, "
-          f"median of {args.repeats}")
-    print(markdown_table(["workload", "chainrule ms", "torch ms", "ratio"], rows))
+          f"median of {args.repeats}; wall time, then CPU time (all threads)")
+    print(markdown_table(["workload", "chainrule ms", "torch ms", "ratio", "chainrule CPU ms",
+                          "torch CPU ms", "CPU ratio"], rows))
 
 
 if __name__ == "__main__":

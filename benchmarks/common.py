@@ -109,8 +109,8 @@ def machine_lines(torch=None, sklearn=None, threads: int | None = None) -> list[
 
 
 def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2,
-                     number: int = 1, rounds: int = 3,
-                     pause: float = 0.3) -> dict[str, list[float]]:
+                     number: int = 1, rounds: int = 3, pause: float = 0.3,
+                     cpu: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
     """Seconds per call of each function: ``repeats`` samples, each the mean of ``number``.
 
     The contenders take turns in ``rounds`` blocks: each block pauses ``pause``
@@ -121,13 +121,17 @@ def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup:
     step at 2 threads read 6.3 ms when the turns were call by call, 2.0 ms on its
     own); the pause lets them go to sleep. Garbage is collected between samples,
     not inside them; the objects alive after the first warm-up are frozen
-    (``gc.freeze``) so that collecting stays cheap.
+    (``gc.freeze``) so that collecting stays cheap. A dict given as ``cpu``
+    receives the process's CPU seconds per call alongside (all threads, spinning
+    included): on a shared machine wall time also counts the other jobs' turns.
     """
     for fn in fns.values():
         fn()
     gc.collect()
     gc.freeze()
     samples: dict[str, list[float]] = {name: [] for name in fns}
+    cpu = {} if cpu is None else cpu
+    cpu.update({name: [] for name in fns})
     per_block = [repeats // rounds + (r < repeats % rounds) for r in range(rounds)]
     try:
         for share in per_block:
@@ -137,10 +141,11 @@ def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup:
                     fn()
                 for _ in range(share):
                     gc.collect()
-                    start = time.perf_counter()
+                    start, start_cpu = time.perf_counter(), time.process_time()
                     for _ in range(number):
                         fn()
                     samples[name].append((time.perf_counter() - start) / number)
+                    cpu[name].append((time.process_time() - start_cpu) / number)
     finally:
         gc.unfreeze()
     return samples

@@ -26,7 +26,9 @@ position, each labelled with the character that follows it::
 
 trained with sparse categorical cross-entropy. It prints the loss falling and a
 sample at temperature 0.5 before and after training (the next character is drawn
-from p ** (1 / T), renormalised).
+from p ** (1 / T), renormalised). The model, the windows and the sampler are
+``chainrule.tutorials.char_transformer``'s, where the same LSTM is compared with a
+small Transformer on held-out text.
 
     python examples/sequences.py [--quick] [--out DIR]
 """
@@ -43,12 +45,12 @@ import numpy as np
 import chainrule as cr
 from chainrule import layers
 from chainrule.models import Sequential
+from chainrule.tutorials.char_transformer import WINDOW, char_lstm, char_windows, load_text, sample
 
 PAPER = {"logistic regression": 0.32, "MLP": 0.68, "CNN": 0.94, "GRU": 0.91}
 EPOCHS = {"logistic regression": 30, "MLP": 40, "CNN": 25, "GRU": 30}
 LEARNING_RATES = {"logistic regression": 3e-3, "MLP": 1e-2, "CNN": 3e-3, "GRU": 3e-3}
 QUICK_EPOCHS = {"logistic regression": 5, "MLP": 5, "CNN": 5, "GRU": 3}
-WINDOW, STRIDE = 40, 3
 LM_EPOCHS, QUICK_LM_EPOCHS = 20, 4
 
 
@@ -113,46 +115,14 @@ def run_mnist1d(quick: bool, seed: int, say) -> dict:
 
 # ------------------------------------------------------------------ (b) character LM
 
-def char_windows(text: str, window: int = WINDOW, stride: int = STRIDE):
-    """(chars, x (M, window) int64 ids, y (M,) the id of the character after each window)."""
-    chars = sorted(set(text))
-    ids = np.array([chars.index(c) for c in text], dtype=np.int64)
-    starts = np.arange(0, len(ids) - window, stride)
-    x = ids[starts[:, None] + np.arange(window)]
-    return chars, x, ids[starts + window]
-
-
-def char_model(vocab: int) -> Sequential:
-    """Embedding(vocab, 16) -> LSTM(128) -> Dense(vocab, softmax), compiled (Adam 1e-2)."""
-    model = Sequential([layers.Embedding(vocab, 16), layers.LSTM(128),
-                        layers.Dense(vocab, activation="softmax")])
-    model.compile(optimizer=cr.optim.Adam(lr=1e-2), loss="sparse_categorical_crossentropy")
-    return model
-
-
-def sample(model: Sequential, chars: list[str], seed_text: str, length: int,
-           temperature: float, rng: np.random.Generator) -> str:
-    """Generate ``length`` characters after ``seed_text``, each drawn from the model's
-    next-character distribution sharpened by ``temperature`` (p ** (1 / T))."""
-    ids = [chars.index(c) for c in seed_text]
-    out = []
-    for _ in range(length):
-        probs = model.predict(np.array([ids[-WINDOW:]]), batch_size=1)[0].astype(np.float64)
-        logits = np.log(np.maximum(probs, 1e-12)) / temperature
-        p = np.exp(logits - logits.max())
-        ids.append(int(rng.choice(len(chars), p=p / p.sum())))
-        out.append(chars[ids[-1]])
-    return "".join(out)
-
-
 def run_char_lm(quick: bool, seed: int, say, sample_length: int = 160) -> dict:
     """Train the character LSTM; its loss per epoch and samples before and after."""
-    text = " ".join(cr.datasets.chain_rule_text().lower().split())
+    text = load_text()
     chars, x, y = char_windows(text)
     say(f"(b) character LSTM over chain_rule.txt: {len(text)} characters, "
         f"vocabulary {len(chars)}, {len(x)} windows of {WINDOW}")
     cr.manual_seed(seed)
-    model = char_model(len(chars))
+    model = char_lstm(len(chars))
     prompt = text[:WINDOW]
     rng = np.random.default_rng(seed)
     before = sample(model, chars, prompt, sample_length, 0.5, rng)

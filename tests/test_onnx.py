@@ -3,7 +3,6 @@ onnxruntime's outputs equal ``model.predict`` to 1e-5 at batch sizes 1 and 7 and
 ``onnx.checker`` passes; layers that cannot be exported raise an error naming them.
 Run with ``-s`` to see the largest difference per model."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from chainrule import no_grad  # noqa: E402
 from chainrule.models import Sequential  # noqa: E402
 from chainrule.onnx import OnnxExportError  # noqa: E402
 from chainrule.onnx.graph import OnnxGraph, Value, apply  # noqa: E402
+from chainrule.tutorials.char_transformer import char_lstm, char_windows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -229,16 +229,12 @@ def test_mnist_cnn_matches_predict(tmp_path):
 
 
 def test_character_lstm_matches_predict(tmp_path):
-    """examples/sequences.py's character-level LSTM (Embedding, LSTM(128), Dense
-    softmax), one epoch on its text."""
-    spec = importlib.util.spec_from_file_location("sequences_example",
-                                                  ROOT / "examples" / "sequences.py")
-    sequences = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sequences)
+    """The character-level LSTM of examples/sequences.py and the char_transformer
+    walkthrough (Embedding, LSTM(128), Dense softmax), one epoch on its text."""
     text = " ".join(cr.datasets.chain_rule_text().lower().split())
-    chars, x, y = sequences.char_windows(text)
+    chars, x, y = char_windows(text)
     cr.manual_seed(0)
-    model = sequences.char_model(len(chars))
+    model = char_lstm(len(chars))
     model.fit(x, y, batch_size=128, epochs=1, verbose=0)
     check_export(model, x[:7], tmp_path, "char_lstm", sample_input=x[:2])
 

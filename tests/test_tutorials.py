@@ -30,11 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # ---------------------------------------------------------------- the registry
 
 
-def test_the_fifteen_walkthroughs_in_order():
+def test_the_seventeen_walkthroughs_in_order():
     assert tutorials.NAMES == (
         "two_layer_network", "celsius_neuron", "backprop_by_hand", "computational_graph",
-        "forward_propagation", "churn", "regularization", "vanishing_gradients", "mnist_cnn",
-        "transfer_learning", "word_embeddings", "rbm", "dbn", "autoencoder", "gan")
+        "forward_propagation", "churn", "churn_functional", "regularization",
+        "vanishing_gradients", "mnist_cnn", "transfer_learning", "word_embeddings",
+        "char_transformer", "rbm", "dbn", "autoencoder", "gan")
 
 
 @pytest.mark.parametrize("name", tutorials.NAMES)
@@ -207,7 +208,8 @@ def test_plots_are_skipped_cleanly_without_matplotlib(tmp_path, monkeypatch):
     assert not list(tmp_path.glob("*.png"))
 
 
-@pytest.mark.parametrize("name", ["churn", "regularization", "rbm", "mnist_cnn"])
+@pytest.mark.parametrize("name", ["churn", "churn_functional", "regularization", "rbm",
+                                  "mnist_cnn"])
 def test_a_walkthrough_without_scikit_learn_names_the_extra(name, monkeypatch):
     pretend_missing(monkeypatch, "sklearn")
     with pytest.raises(MissingExtra, match=r'scikit-learn .*pip install "chainrule\[examples\]"'):

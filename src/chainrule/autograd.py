@@ -125,10 +125,10 @@ class Function:
         self.saved = arrays
 
     def forward(self, *arrays, **options):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must define forward")
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define forward")
 
     def backward(self, grad):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must define backward")
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define backward")
 
     @classmethod
     def apply(cls, *args, **options):

@@ -51,7 +51,7 @@ class _NormConstraint(Constraint):
         return np.sqrt(np.sum(np.square(w), axis=axis, keepdims=True))
 
     def desired(self, norms: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define desired()")
 
     def __call__(self, w) -> np.ndarray:
         w = _as_array(w)

@@ -96,7 +96,7 @@ class Loss:
         return values.sum() if self.reduction == "sum" else values.mean()
 
     def call(self, y_true, y_pred: Tensor) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must define call()")
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define call()")
 
     def align(self, y_true, y_pred: Tensor):
         """y_true cast to y_pred's dtype and shape: (N,) against (N, 1) gains the axis."""
@@ -213,10 +213,11 @@ class ProbabilisticLoss(Loss):
         return self._reduce(self.call_logits, y_true, logits, sample_weight)
 
     def call_logits(self, y_true, logits: Tensor) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must define call_logits()")
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define call_logits()")
 
     def call_probabilities(self, y_true, probs: Tensor) -> Tensor:  # pragma: no cover
-        raise NotImplementedError(f"{type(self).__name__} must define call_probabilities()")
+        raise NotImplementedError(
+            f"abstract: {type(self).__name__} must define call_probabilities()")
 
     def get_config(self) -> dict:
         return {**super().get_config(), "from_logits": self.from_logits}
@@ -236,7 +237,7 @@ class _SmoothedLoss(ProbabilisticLoss):
         super().__init__(from_logits, name)
 
     def classes(self, y_pred: Tensor) -> int:  # pragma: no cover - abstract
-        raise NotImplementedError
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define classes()")
 
     def align(self, y_true, y_pred: Tensor):
         y_true = super().align(y_true, y_pred)

@@ -49,13 +49,13 @@ class Metric:
         self.reset()
 
     def reset(self) -> None:  # abstract
-        raise NotImplementedError(f"{type(self).__name__} must define reset()")
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define reset()")
 
     def update(self, y_true, y_pred) -> None:  # abstract
-        raise NotImplementedError(f"{type(self).__name__} must define update()")
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define update()")
 
     def result(self) -> float:  # abstract
-        raise NotImplementedError(f"{type(self).__name__} must define result()")
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define result()")
 
     # Keras spellings
     def update_state(self, y_true, y_pred) -> None:

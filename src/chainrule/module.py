@@ -80,7 +80,8 @@ class Module:
         return self
 
     def __init__(self):
-        pass
+        """Nothing to set: ``__new__`` made the registries, so that subclasses may skip
+        calling ``super().__init__()``."""
 
     def __setattr__(self, name: str, value) -> None:
         if name in self._buffers and isinstance(value, Tensor) \
@@ -115,7 +116,7 @@ class Module:
         self._buffers[name] = value
 
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)

@@ -23,7 +23,7 @@ class Regularizer(Configurable):
     the constructor arguments that ``from_config`` rebuilds it from."""
 
     def __call__(self, x) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must define __call__")
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define __call__")
 
 
 class L1L2(Regularizer):

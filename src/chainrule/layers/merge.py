@@ -56,7 +56,7 @@ class _Merge(Layer):
         return self._merge(list(inputs))
 
     def _merge(self, inputs: list[Tensor]) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define _merge()")
 
     def compute_mask(self, inputs, mask=None):
         """The positions every masked input keeps (None when no input has a mask)."""

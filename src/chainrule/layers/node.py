@@ -206,10 +206,11 @@ class Operation:
         return outputs
 
     def build_from_shape(self, input_shape) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define build_from_shape()")
 
     def compute_output_shape(self, input_shape):  # pragma: no cover - abstract
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"abstract: {type(self).__name__} must define compute_output_shape()")
 
     def _node_attribute(self, attribute: str, what: str, node_index: int | None):
         nodes = inbound_nodes(self)

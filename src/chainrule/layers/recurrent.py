@@ -185,10 +185,10 @@ class _RNN(Layer):
         return output, states
 
     def _fused(self, x: Tensor, states: list, mask) -> tuple:  # pragma: no cover - abstract
-        raise NotImplementedError
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define _fused()")
 
     def _step(self, z: Tensor, states: list) -> list:  # pragma: no cover - abstract
-        raise NotImplementedError
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define _step()")
 
     # ------------------------------------------------------------ checks
 

@@ -86,7 +86,7 @@ class Optimizer:
                 state: dict) -> None:  # pragma: no cover - abstract
         """Move ``p`` and advance the buffers in ``state``, both in place (they may be
         views); never write ``g``."""
-        raise NotImplementedError(f"{type(self).__name__} must define _update")
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define _update")
 
     # ------------------------------------------------------------ parameters
 

@@ -26,7 +26,7 @@ class LRScheduler:
         self.step()
 
     def lr_at(self, epoch: int) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must define lr_at")
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define lr_at")
 
     def step(self) -> None:
         """Advance one epoch and set the optimizer's learning rate."""

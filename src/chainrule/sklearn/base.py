@@ -108,25 +108,26 @@ class BaseNeuralNet(BaseEstimator):
 
     def _validate_y(self) -> dict:
         """Keyword arguments of scikit-learn's ``validate_data`` for the target."""
-        raise NotImplementedError
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define _validate_y()")
 
     def _learn_target(self, y: np.ndarray, classes=None) -> dict:
         """Set the target's fitted attributes (``classes_``, ``n_outputs_``...) and
         return what the model builder may ask for: ``n_outputs_`` (the width of the
         model's output) and ``output_activation_`` among them."""
-        raise NotImplementedError
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define _learn_target()")
 
     def _encode_target(self, y: np.ndarray, loss) -> np.ndarray:
         """The targets as the compiled ``loss`` expects them."""
-        raise NotImplementedError
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define _encode_target()")
 
     def _default_loss(self, width: int) -> str:
         """The loss used when ``loss`` is None, for a model with ``width`` outputs."""
-        raise NotImplementedError
+        raise NotImplementedError(f"abstract: {type(self).__name__} must define _default_loss()")
 
     def _check_output_width(self, width: int) -> None:
         """A ValueError when a model with ``width`` outputs cannot fit the target."""
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"abstract: {type(self).__name__} must define _check_output_width()")
 
     # ------------------------------------------------------------ building
 

@@ -109,25 +109,32 @@ def main(out_dir: str | os.PathLike | None = None, quick: bool = False, verbose:
     probability = float(new_prediction[0, 0])
     leaves = bool(probability > 0.5)
 
-    say(f"{epochs} epochs; training loss {history.history['loss'][0]:.4f} -> "
-        f"{history.history['loss'][-1]:.4f}")
-    say("Confusion matrix (rows: true stays/leaves, columns: predicted):")
-    say(cm)
-    say(f"Test accuracy: {accuracy:.4f}")
-    say(f"New customer: probability of leaving {probability:.4f} -> "
-        f"{'leaves' if leaves else 'stays'}")
+    report(say, history.history["loss"], cm, accuracy, probability)
     result = {"epochs": epochs, "confusion_matrix": cm, "accuracy": accuracy,
               "probability": probability, "leaves": leaves, "history": history.history,
               "plots": {}}
     if out_dir is not None:
-        result["plots"] = _plots(result, Path(out_dir))
+        result["plots"] = plots(result, Path(out_dir))
     return result
 
 
-def _plots(result: dict, out: Path) -> dict:
-    made = {"training curves": plot_history(result["history"], out / "churn_history.png",
-                                            title="churn: loss and accuracy per epoch"),
+def report(say, losses: list[float], cm: np.ndarray, accuracy: float,
+           probability: float) -> None:
+    """Print a churn model's training loss, test confusion matrix and accuracy, and its
+    verdict on the new customer."""
+    say(f"{len(losses)} epochs; training loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+    say("Confusion matrix (rows: true stays/leaves, columns: predicted):")
+    say(cm)
+    say(f"Test accuracy: {accuracy:.4f}")
+    say(f"New customer: probability of leaving {probability:.4f} -> "
+        f"{'leaves' if probability > 0.5 else 'stays'}")
+
+
+def plots(result: dict, out: Path, prefix: str = "churn") -> dict:
+    """The training curves and the test confusion matrix, as ``<prefix>_*.png``."""
+    made = {"training curves": plot_history(result["history"], out / f"{prefix}_history.png",
+                                            title=f"{prefix}: loss and accuracy per epoch"),
             "confusion matrix": plot_confusion_matrix(
-                result["confusion_matrix"], out / "churn_confusion_matrix.png",
-                labels=["stays", "leaves"], title="churn: test set")}
+                result["confusion_matrix"], out / f"{prefix}_confusion_matrix.png",
+                labels=["stays", "leaves"], title=f"{prefix}: test set")}
     return {title: path for title, path in made.items() if path is not None}
