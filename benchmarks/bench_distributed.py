@@ -22,7 +22,13 @@ shared machine falls on all of them. The table gives the median over every timed
 epoch and the fastest (the least disturbed on a busy machine), each with its ratio
 against 1 x 1 thread. Goal: 2 ranks at most 0.7x of 1 x 1 thread on mlp.
 
+``--parts`` measures where the time of ``2 ranks x B/2`` on the MLP goes, on 2 ranks:
+one allreduce of the MLP's gradients (blocking ``MPI.Allreduce``, and chainrule's
+deadline-polled one), and per epoch the time each rank spends inside the group's
+collectives (the exchange plus waiting for the other rank) against the whole epoch.
+
 Run:  python benchmarks/bench_distributed.py [--rounds 3] [--epochs 3] [--only mlp]
+      python benchmarks/bench_distributed.py --parts
 (needs the mpi extra: pip install -e ".[mpi]"; mpiexec beside this Python or on PATH)
 """
 
@@ -105,6 +111,65 @@ def worker(workload: str, batch: int, threads: int, epochs: int, distributed: bo
         print(json.dumps(clock.seconds[1:]))
 
 
+def parts_worker(epochs: int, repeats: int = 100) -> None:
+    """Under mpiexec -n 2: allreduce timings, then MLP epochs at B/2 with the time spent
+    in collectives; each rank prints one JSON line."""
+    set_threads(1)
+    group = cr.distributed.init()
+    cr.manual_seed(0)
+    model, x, y = build("mlp")
+    grads = np.ones(sum(p.data.size for p in model.parameters()), np.float32)
+
+    def blocking():
+        group.comm.Allreduce(group.MPI.IN_PLACE, grads, op=group.MPI.SUM)
+
+    out = {"rank": group.rank, "floats": int(grads.size)}
+    for name, run in (("blocking_ms", blocking),
+                      ("chainrule_ms", lambda: group.allreduce(grads, "bench"))):
+        group.barrier("bench")
+        start = time.perf_counter()
+        for _ in range(repeats):
+            run()
+        out[name] = 1e3 * (time.perf_counter() - start) / repeats
+    inside = [0.0]
+    plain = group.allreduce
+
+    def timed(array, what):
+        start = time.perf_counter()
+        plain(array, what)
+        inside[0] += time.perf_counter() - start
+        return array
+
+    group.allreduce = timed  # this benchmark's own instance: the exchange, timed
+    out["epochs"] = []
+    for _ in range(1 + epochs):
+        inside[0] = 0.0
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=WORKLOADS["mlp"][1] // 2, epochs=1, verbose=0,
+                  distributed=True)
+        out["epochs"].append([time.perf_counter() - start, inside[0]])
+    out["epochs"] = out["epochs"][1:]
+    print(json.dumps(out), flush=True)
+
+
+def parts(epochs: int) -> None:
+    command = [mpiexec(), "-n", "2", sys.executable, __file__, "--parts-worker",
+               "--epochs", str(epochs)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        sys.exit(f"--parts failed:\n{done.stdout}{done.stderr}")
+    print("\n".join(machine_lines()))
+    for line in sorted(done.stdout.strip().splitlines()):
+        r = json.loads(line)
+        epochs_text = ", ".join(f"{t:.3f} s ({c:.3f} s in collectives)" for t, c in r["epochs"])
+        print(f"rank {r['rank']}: allreduce of {r['floats']:,} float32: blocking "
+              f"{r['blocking_ms']:.2f} ms, chainrule {r['chainrule_ms']:.2f} ms; "
+              f"MLP epochs at B/2: {epochs_text}")
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"load average at the end: {load}")
+
+
 def mpiexec() -> str:
     beside = Path(sys.executable).parent / "mpiexec"
     found = str(beside) if beside.exists() else shutil.which("mpiexec")
@@ -136,7 +201,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--distributed", action="store_true")
+    parser.add_argument("--parts", action="store_true")
+    parser.add_argument("--parts-worker", action="store_true")
     args = parser.parse_args()
+    if args.parts_worker:
+        parts_worker(args.epochs)
+        return
+    if args.parts:
+        parts(args.epochs)
+        return
     if args.worker:
         worker(args.worker, args.batch, args.threads, args.epochs, args.distributed)
         return
