@@ -80,11 +80,13 @@ def _row_sums(a: np.ndarray) -> np.ndarray:
     return a @ np.ones(a.shape[1], dtype=a.dtype)
 
 
-def _gate_weights(kernel, recurrent_kernel, bias, order, halved: int):
-    """The weights with their gate columns taken in ``order`` (the last axis), and the first
-    ``halved`` of them times 0.5 when ``halved``: a sigmoid gate is then (1 + tanh(z)) / 2
-    of the product, one tanh over all gates instead of a multiply, tanh, multiply, add."""
-    weights = [None if w is None else w[..., order] for w in (kernel, recurrent_kernel, bias)]
+def _gate_weights(kernel, recurrent_kernel, bias, shift: int, halved: int):
+    """Copies of the weights with their gate columns (the last axis) rolled by ``shift``, and
+    the first ``halved`` of them times 0.5 when ``halved``: a sigmoid gate is then
+    (1 + tanh(z)) / 2 of the product, one tanh over all gates instead of a multiply, tanh,
+    multiply, add."""
+    weights = [None if w is None else np.roll(w, shift, axis=-1)
+               for w in (kernel, recurrent_kernel, bias)]
     if halved:
         for w in weights:
             if w is not None:
@@ -318,8 +320,8 @@ class LSTMSequence(_Recurrence):
         self._set_mask(mask, x)
         u = h0.shape[-1]
         fused = activation == "tanh" and recurrent_activation == "sigmoid"
-        order = np.r_[3 * u:4 * u, :3 * u]  # Keras [i, f, c, o] -> [o, i, f, g]
-        w, u_w, b = _gate_weights(kernel, recurrent_kernel, bias, order, 3 * u if fused else 0)
+        # Keras [i, f, c, o] -> [o, i, f, g]: the gate columns rolled by u
+        w, u_w, b = _gate_weights(kernel, recurrent_kernel, bias, u, 3 * u if fused else 0)
         gates = self._project(x, w, b)  # (T, 4u, N), [o, i, f, g] once activated
         steps, n = gates.shape[0], h0.shape[0]
         hc = self._states((steps + 1, 2, u, n), gates.dtype, sequences)  # [h, c]
@@ -327,7 +329,7 @@ class LSTMSequence(_Recurrence):
         act_c = self._scratch((steps, u, n), gates.dtype)  # a(c_t)
         rec, ig = self._scratch((4 * u, n), gates.dtype), self._scratch((u, n), gates.dtype)
         self._run(gates, hc, act_c, u_w.T, (rec, ig), fused, activation, recurrent_activation)
-        self.save_for_backward(kernel[:, order], recurrent_kernel[:, order], order,
+        self.save_for_backward(*_gate_weights(kernel, recurrent_kernel, None, u, 0)[:2],
                                None if bias is None else bias.shape, hc, gates, act_c)
         self.activations = activation, recurrent_activation
         self.sequences = sequences
@@ -354,7 +356,7 @@ class LSTMSequence(_Recurrence):
             self._carry(hc, t)
 
     def backward(self, grad):
-        kernel, u_kernel, order, bias_shape, hc, gates, act_c = self.saved
+        kernel, u_kernel, bias_shape, hc, gates, act_c = self.saved
         act_grad, ract_grad = (ACTIVATIONS[a][1] for a in self.activations)
         steps, u = act_c.shape[0], act_c.shape[1]
         output_grad = self._output_grads(grad, steps)
@@ -385,10 +387,9 @@ class LSTMSequence(_Recurrence):
                 dc += held[1]
         dx, dkernel, dbias, dz2d = self._input_grads(dz, kernel, bias_shape)
         du = self._sum_over_steps(hc[:-1, 0], dz2d) if self.needs_input_grad[2] else None
-        keras = np.argsort(order)  # internal [o, i, f, g] -> Keras [i, f, c, o]
-        return (dx, None if dkernel is None else dkernel[:, keras],
-                None if du is None else du[:, keras], None if dbias is None else dbias[keras],
-                dh.T, dc.T)
+        # internal [o, i, f, g] -> Keras [i, f, c, o]
+        dkernel, du, dbias = _gate_weights(dkernel, du, dbias, -u, 0)
+        return dx, dkernel, du, dbias, dh.T, dc.T
 
 
 class GRUSequence(_Recurrence):
