@@ -95,7 +95,9 @@ def plot(rows: list[dict], path: Path) -> None:
                 continue
             x = [r["size"] for r in points]
             y = np.array([r["ratio"] for r in points])
-            spread = [y - [r["ratio_min"] for r in points], [r["ratio_max"] for r in points] - y]
+            # the ratio of the overall medians may fall outside the per-block ones
+            spread = [np.maximum(y - [r["ratio_min"] for r in points], 0),
+                      np.maximum([r["ratio_max"] for r in points] - y, 0)]
             ax.errorbar(x, y, yerr=spread, marker=marker, capsize=3,
                         label=f"{threads} thread{'s' * (threads > 1)}")
         ax.axhline(1.0, color="grey", lw=0.8)
@@ -121,7 +123,31 @@ def main() -> None:
     parser.add_argument("--only", choices=list(SWEEPS), action="append",
                         help="run only this workload (repeatable)")
     parser.add_argument("--out", default="docs/img/scaling", help="path stem of .csv/.png")
+    parser.add_argument("--replot", action="store_true",
+                        help="measure nothing: redraw the plot and table from <out>.csv")
     args = parser.parse_args()
+    out = Path(args.out)
+    rows = read_csv(out.with_suffix(".csv")) if args.replot else run(args, out)
+    plot(rows, out.with_suffix(".png"))
+    print(markdown_table(
+        ["workload", "size", "threads", "chainrule ms", "torch ms", "cr/torch", "spread",
+         "CPU-time ratio", "load"],
+        [[r["workload"], r["size"], r["threads"], f"{r['chainrule_ms']:.2f}",
+          f"{r['torch_ms']:.2f}", f"{r['ratio']:.2f}×", f"{r['ratio_min']:.2f}–"
+          f"{r['ratio_max']:.2f}", f"{r['cpu_ratio']:.2f}×", f"{r['load1']:.2f}"] for r in rows]))
+    print(f"wrote {out.with_suffix('.png')}; load average "
+          + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return [{k: v if k == "workload" else (int(v) if k in ("size", "threads") else
+                                                float(v)) for k, v in row.items()}
+                for row in csv.DictReader(f)]
+
+
+def run(args, out: Path) -> list[dict]:
+    """Measure every point and write them to ``out``.csv."""
     repeats = args.repeats or (9 if args.quick else 30)
     blocks = args.blocks or (3 if args.quick else 5)
     print(f"glibc allocator tuned: {cr.backend.tune_allocator()}")
@@ -134,21 +160,12 @@ def main() -> None:
             for size in quick if args.quick else full:
                 rows.append(measure(workload, size, threads, repeats, blocks))
                 print(rows[-1], flush=True)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out.with_suffix(".csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    plot(rows, out.with_suffix(".png"))
-    print(markdown_table(
-        ["workload", "size", "threads", "chainrule ms", "torch ms", "cr/torch", "spread",
-         "CPU-time ratio", "load"],
-        [[r["workload"], r["size"], r["threads"], f"{r['chainrule_ms']:.2f}",
-          f"{r['torch_ms']:.2f}", f"{r['ratio']:.2f}×", f"{r['ratio_min']:.2f}–"
-          f"{r['ratio_max']:.2f}", f"{r['cpu_ratio']:.2f}×", f"{r['load1']:.2f}"] for r in rows]))
-    print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.png')}; load average "
-          + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    return rows
 
 
 if __name__ == "__main__":
