@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 from bench_recurrent import chainrule_step as rnn_chainrule_step
 from bench_recurrent import torch_step as rnn_torch_step
-from bench_recurrent import with_cpu_time
 from bench_training import lenet, mlp, torch
 from common import machine_lines, markdown_table, time_interleaved
 
@@ -64,15 +63,14 @@ def block_ratios(samples: dict, blocks: int) -> list[float]:
 
 def measure(workload: str, size: int, threads: int, repeats: int, blocks: int) -> dict:
     """One point of a curve: medians (ms), ratio and its spread over the blocks."""
-    steps = {k: with_cpu_time(v) for k, v in BUILDERS[workload](size).items()
-             if k in ("chainrule", "torch")}
+    steps = {k: v for k, v in BUILDERS[workload](size).items() if k in ("chainrule", "torch")}
+    cpu: dict[str, list[float]] = {}
     torch.set_num_threads(threads)
     with cr.backend.limit_blas_threads(threads):
         samples = time_interleaved(steps, repeats - repeats % blocks, warmup=1, rounds=blocks,
-                                   pause=0.2)
+                                   pause=0.2, cpu=cpu)
     cr_ms, torch_ms = (1e3 * statistics.median(samples[k]) for k in ("chainrule", "torch"))
-    cr_cpu, torch_cpu = (statistics.median(steps[k].cpu[-len(samples[k]):])
-                         for k in ("chainrule", "torch"))
+    cr_cpu, torch_cpu = (statistics.median(cpu[k]) for k in ("chainrule", "torch"))
     ratios = block_ratios(samples, blocks)
     return {"workload": workload, "size": size, "threads": threads,
             "chainrule_ms": round(cr_ms, 3), "torch_ms": round(torch_ms, 3),

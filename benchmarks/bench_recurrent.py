@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 
 import numpy as np
 from common import machine_lines, set_threads, time_interleaved
@@ -34,23 +33,12 @@ from chainrule.layers import GRU, LSTM, Dense, SimpleRNN
 BATCH, STEPS, FEATURES, UNITS, LR = 64, 50, 32, 128, 0.01
 
 
-def with_cpu_time(fn):
-    """``fn`` that also adds the process CPU time of each call to ``fn.cpu`` (a list)."""
-    def timed():
-        start = time.process_time()
-        fn()
-        timed.cpu.append(time.process_time() - start)
-
-    timed.cpu = []
-    return timed
-
-
 def median_ms(fns: dict, repeats: int) -> dict:
     """{name: (median wall ms, min, max, median CPU ms)}, the ``fns`` in alternating blocks."""
-    timed = {name: with_cpu_time(fn) for name, fn in fns.items()}
-    wall = time_interleaved(timed, repeats)
+    cpu: dict[str, list[float]] = {}
+    wall = time_interleaved(fns, repeats, cpu=cpu)
     return {name: (1e3 * statistics.median(wall[name]), 1e3 * min(wall[name]),
-                   1e3 * max(wall[name]), 1e3 * statistics.median(timed[name].cpu[-repeats:]))
+                   1e3 * max(wall[name]), 1e3 * statistics.median(cpu[name]))
             for name in fns}
 
 
