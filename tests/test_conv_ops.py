@@ -571,6 +571,27 @@ def test_chunked_conv_with_fused_relu_equals_conv_then_relu(monkeypatch, op, x_s
             assert_close(g, t.grad.data, name)
 
 
+@pytest.mark.parametrize("op,args,options", [
+    (Conv2d, conv2d_case((9, 8, 7, 3), (3, 3, 3, 4)), dict(padding="same", activation="relu")),
+    (Conv2d, conv2d_case((9, 10, 9, 1), (5, 5, 1, 6)), dict(strides=2)),
+    (MaxPool2d, [np.random.default_rng(2).standard_normal((9, 8, 8, 3)).round(1)],
+     dict(pool_size=2)),
+    (MaxPool2d, [np.random.default_rng(3).standard_normal((9, 7, 9, 2))],
+     dict(pool_size=3, strides=2, padding="same")),
+])
+def test_ops_split_over_two_batch_workers_equal_one(monkeypatch, op, args, options):
+    """With two BLAS threads the batch chunks run on two workers: same values and
+    gradients as on one thread (ties included: the pooling input is rounded)."""
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1)
+    with cr.backend.limit_blas_threads(1):
+        one = run_ours(op, args, options)
+    with cr.backend.limit_blas_threads(2):
+        two = run_ours(op, args, options)
+    assert_close(two[0], one[0], "output")
+    for ours, theirs in zip(two[2], one[2]):
+        assert_close(ours, theirs, "gradient")
+
+
 def test_conv_activation_option_is_checked():
     x, kernel, bias = (cr.tensor(a) for a in conv2d_case((1, 4, 4, 1), (2, 2, 1, 1)))
     with pytest.raises(ValueError, match="`activation` of `Conv2d`.*'tanh'"):

@@ -32,6 +32,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function, ShapeError
+from ..backend import batch_workers, parallel_map
 
 
 def normalize_tuple(value, n: int, name: str, op: str) -> tuple:
@@ -128,8 +129,12 @@ CHUNK_BYTES = 4 * 2**20  # column matrix per batch chunk: stays in cache (tuned 
 
 
 def batch_chunks(n: int, bytes_per_image: int) -> list:
-    """Slices of the batch axis, each holding about CHUNK_BYTES of column matrix."""
+    """Slices of the batch axis, each holding about CHUNK_BYTES of column matrix, and at
+    least two per batch worker when there are several (see ``backend.parallel_map``)."""
     step = max(1, CHUNK_BYTES // max(bytes_per_image, 1))
+    workers = batch_workers()
+    if workers > 1:
+        step = min(step, -(-n // (2 * workers)))
     return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
 
@@ -279,15 +284,20 @@ class Conv2d(Function):
             kernel2d = np.concatenate([kernel2d, bias.reshape(1, cout).astype(kernel2d.dtype)])
         self.geometry = (x.shape, xp.shape, pads, (kh, kw), out_hw, strides, dilation)
         out = np.empty((n, *out_hw, cout), dtype=np.result_type(xp, kernel2d))
-        for part in batch_chunks(n, math.prod(out_hw) * kernel2d.shape[0] * xp.itemsize):
-            # each chunk's columns stay in cache from the copy through the GEMM (and ReLU)
+
+        def convolve(part):  # a chunk's columns stay in cache from the copy to the ReLU
             out2d = out[part].reshape(-1, cout)
             np.matmul(self._columns(xp[part], bias is not None), kernel2d, out=out2d)
             if activation == "relu":
                 np.maximum(out2d, 0, out=out2d)
-        self.activation = activation
+
+        parallel_map(convolve, self._chunks(n, kernel2d))
         self.save_for_backward(xp, kernel2d, out if activation == "relu" else None)
         return out
+
+    def _chunks(self, n, kernel2d):
+        """Batch chunks for this op's column matrix (kernel2d's rows columns a position)."""
+        return batch_chunks(n, math.prod(self.geometry[4]) * kernel2d.nbytes // kernel2d.shape[1])
 
     def _columns(self, xp_part, ones_column):
         """im2col of a batch chunk of the padded input (geometry as recorded by forward)."""
@@ -302,9 +312,9 @@ class Conv2d(Function):
         has_bias = kernel2d.shape[0] > size
         needs_x, needs_kernel, needs_bias = self.needs_input_grad
         dxp = np.empty(padded_shape, dtype=np.result_type(grad, kernel2d)) if needs_x else None
-        dboth = np.zeros(kernel2d.shape, dtype=dxp.dtype if needs_x else grad.dtype)
-        n = padded_shape[0]
-        for part in batch_chunks(n, math.prod(out_hw) * kernel2d.shape[0] * xp.itemsize):
+
+        def backpropagate(part):
+            """dxp for the chunk (written in place) and its share of [dkernel; dbias]."""
             grad2d = grad[part].reshape(-1, cout)
             if out is not None:  # the fused ReLU: no gradient where its output is 0
                 grad2d = grad2d * (out[part].reshape(-1, cout) > 0)
@@ -312,7 +322,11 @@ class Conv2d(Function):
                 dxp[part] = col2im(grad2d, kernel2d[:size], (part.stop - part.start,
                                    *padded_shape[1:]), window, out_hw, strides, dilation)
             if needs_kernel or needs_bias:  # one GEMM gives both: dbias is the ones row
-                dboth += self._columns(xp[part], has_bias).T @ grad2d
+                return self._columns(xp[part], has_bias).T @ grad2d
+            return None
+
+        shares = parallel_map(backpropagate, self._chunks(padded_shape[0], kernel2d))
+        dboth = sum(shares[1:], start=shares[0]) if needs_kernel or needs_bias else None
         dx = np.ascontiguousarray(crop_spatial(dxp, pads, x_shape)) if needs_x else None
         dkernel = dboth[:size].reshape(*window, -1, cout) if needs_kernel else None
         dbias = dboth[size] if needs_bias else None
