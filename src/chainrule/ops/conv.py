@@ -287,12 +287,17 @@ class Conv2d(Function):
 
         def convolve(part):  # a chunk's columns stay in cache from the copy to the ReLU
             out2d = out[part].reshape(-1, cout)
-            np.matmul(self._columns(xp[part], bias is not None), kernel2d, out=out2d)
+            cols = self._columns(xp[part], bias is not None)
+            np.matmul(cols, kernel2d, out=out2d)
             if activation == "relu":
                 np.maximum(out2d, 0, out=out2d)
+            return cols
 
-        parallel_map(convolve, self._chunks(n, kernel2d))
-        self.save_for_backward(xp, kernel2d, out if activation == "relu" else None)
+        cols = parallel_map(convolve, self._chunks(n, kernel2d))
+        # One chunk (a small batch): keep its columns for backward, as cheap as recomputing
+        # them would be; several: backward recomputes each, in cache (docs/performance.md).
+        self.save_for_backward(xp, kernel2d, out if activation == "relu" else None,
+                               cols[0] if len(cols) == 1 else None)
         return out
 
     def _chunks(self, n, kernel2d):
@@ -305,7 +310,7 @@ class Conv2d(Function):
         return im2col(xp_part, window, out_hw, strides, dilation, ones_column=ones_column)
 
     def backward(self, grad):
-        xp, kernel2d, out = self.saved
+        xp, kernel2d, out, kept = self.saved
         x_shape, padded_shape, pads, window, out_hw, strides, dilation = self.geometry
         cout = kernel2d.shape[1]
         size = math.prod(window) * padded_shape[3]  # kernel rows; the next one is the bias
@@ -322,7 +327,8 @@ class Conv2d(Function):
                 dxp[part] = col2im(grad2d, kernel2d[:size], (part.stop - part.start,
                                    *padded_shape[1:]), window, out_hw, strides, dilation)
             if needs_kernel or needs_bias:  # one GEMM gives both: dbias is the ones row
-                return self._columns(xp[part], has_bias).T @ grad2d
+                cols = kept if kept is not None else self._columns(xp[part], has_bias)
+                return cols.T @ grad2d
             return None
 
         shares = parallel_map(backpropagate, self._chunks(padded_shape[0], kernel2d))
