@@ -7,11 +7,22 @@ input needs no gradient, the kernels and biases do. Each line is the median over
 threadpoolctl is installed, NumPy's BLAS threads (on a busy machine ``--threads 1``
 gives steadier numbers, and ``--threads 1 --clock cpu`` numbers that other processes
 cannot disturb). Run: ``python benchmarks/bench_conv.py``.
+
+``--train`` times whole LeNet training steps instead (forward, cross-entropy, backward,
+SGD with momentum; conv5x5->6, ReLU, max-pool 2, conv5x5->16, ReLU, max-pool 2, Flatten,
+Dense 120, 84, 10) at the image sizes of ``--sizes`` (default 28, 56, 112), batch 64,
+against the same network in torch (NCHW). The two libraries take turns in
+``--blocks`` alternating blocks; each block's median step is one sample, and the table
+gives the median over blocks of wall time and of process CPU time (all threads), with
+the load average before and after:
+``python benchmarks/bench_conv.py --train --threads 1`` (and ``--threads 2``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import time
 
 import numpy as np
@@ -101,6 +112,84 @@ def torch_cases(torch, x: np.ndarray, params: list[np.ndarray]) -> dict:
             "conv2": (forward(conv2), forward_backward(conv2))}
 
 
+def lenet_steps(torch, size: int, batch: int) -> dict:
+    """One LeNet training step at ``size`` x ``size`` x 1 in chainrule (and torch): {name: fn}."""
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, size, size, 1), dtype=np.float32)
+    y = rng.integers(0, 10, batch).astype(np.int64)
+    cr.manual_seed(0)
+    L = cr.layers
+    model = cr.models.Sequential([
+        L.Conv2D(6, 5, activation="relu", input_shape=(size, size, 1)), L.MaxPooling2D(2),
+        L.Conv2D(16, 5, activation="relu"), L.MaxPooling2D(2), L.Flatten(),
+        L.Dense(120, activation="relu"), L.Dense(84, activation="relu"), L.Dense(10)])
+    optimizer = cr.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    xt, yt = cr.tensor(x), cr.tensor(y)
+
+    def chainrule_step():
+        optimizer.zero_grad()
+        cr.functional.cross_entropy(model(xt), yt).backward()
+        optimizer.step()
+
+    steps = {"chainrule": chainrule_step}
+    if torch is None:
+        return steps
+    nn = torch.nn
+    flat = 16 * ((size - 4) // 2 - 4) // 2 * (((size - 4) // 2 - 4) // 2)
+    net = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(flat, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                        nn.Linear(84, 10))
+    torch_opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    xs, ys = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))), torch.from_numpy(y)
+
+    def torch_step():
+        torch_opt.zero_grad()
+        nn.functional.cross_entropy(net(xs), ys).backward()
+        torch_opt.step()
+
+    steps["torch"] = torch_step
+    return steps
+
+
+def time_blocks(fns: dict, blocks: int, per_block: int, pause: float = 0.3) -> dict:
+    """{name: (wall samples, cpu samples)}: each block's median wall and process-CPU step time
+    (seconds); the functions take turns block by block after a pause and two warm-ups."""
+    samples = {name: ([], []) for name in fns}
+    for _ in range(blocks):
+        for name, fn in fns.items():
+            time.sleep(pause)  # let the other library's spinning threads go idle
+            fn()
+            fn()
+            walls, cpus = [], []
+            for _ in range(per_block):
+                w0, c0 = time.perf_counter(), time.process_time()
+                fn()
+                walls.append(time.perf_counter() - w0)
+                cpus.append(time.process_time() - c0)
+            samples[name][0].append(statistics.median(walls))
+            samples[name][1].append(statistics.median(cpus))
+    return samples
+
+
+def train_table(torch, sizes: list[int], batch: int, blocks: int, per_block: int) -> None:
+    """Print the LeNet training-step table (median over blocks) for each image size."""
+    print("| image | chainrule wall (ms) | torch wall (ms) | wall ratio | chainrule CPU (ms) "
+          "| torch CPU (ms) | CPU ratio | load avg before / after |")
+    print("|---|--:|--:|--:|--:|--:|--:|--|")
+    for size in sizes:
+        load = os.getloadavg()[0]
+        samples = time_blocks(lenet_steps(torch, size, batch), blocks, per_block)
+        med = {name: [statistics.median(s) * 1e3 for s in pair]
+               for name, pair in samples.items()}
+        ours = med["chainrule"]
+        theirs = med.get("torch", [float("nan")] * 2)
+        print(f"| {size}×{size}×1 | {ours[0]:.2f} | {theirs[0]:.2f} | "
+              f"{ours[0] / theirs[0]:.2f}× | {ours[1]:.2f} | {theirs[1]:.2f} | "
+              f"{ours[1] / theirs[1]:.2f}× | {load:.2f} / {os.getloadavg()[0]:.2f} |",
+              flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
@@ -112,6 +201,12 @@ def main() -> None:
     parser.add_argument("--default-allocator", action="store_true",
                         help="leave glibc's allocator alone (by default the benchmark opts "
                              "in with cr.backend.tune_allocator(); see docs/performance.md)")
+    parser.add_argument("--train", action="store_true",
+                        help="time whole LeNet training steps at --sizes instead")
+    parser.add_argument("--sizes", default="28,56,112", help="image sizes for --train")
+    parser.add_argument("--blocks", type=int, default=7,
+                        help="alternating blocks for --train (median over blocks)")
+    parser.add_argument("--per-block", type=int, default=10, help="steps per block (--train)")
     args = parser.parse_args()
     print(f"glibc allocator tuned: {not args.default_allocator and cr.backend.tune_allocator()}")
     if args.clock == "cpu" and args.threads != 1:
@@ -124,6 +219,19 @@ def main() -> None:
     else:
         threadpoolctl.threadpool_limits(args.threads, user_api="blas")
 
+    if args.train:
+        try:
+            import torch
+        except ImportError:
+            torch = None
+        if torch is not None:
+            torch.set_num_threads(args.threads)
+        print(f"LeNet training step, batch {args.batch}, {args.threads} thread(s); "
+              f"median over {args.blocks} alternating blocks of the per-block median of "
+              f"{args.per_block} steps")
+        train_table(torch, [int(s) for s in args.sizes.split(",")], args.batch, args.blocks,
+                    args.per_block)
+        return
     rng = np.random.default_rng(0)
     x = rng.random((args.batch, 28, 28, 1), dtype=np.float32)
     params = [rng.standard_normal(s, dtype=np.float32) * 0.1

@@ -144,22 +144,25 @@ def mlp(batch: int) -> dict[str, Callable[[], object]]:
     return steps
 
 
-def lenet() -> dict[str, Callable[[], object]]:
+def lenet(size: int = 28) -> dict[str, Callable[[], object]]:
+    """LeNet on ``size`` x ``size`` x 1 images (28 in the table; bench_curves.py varies it)."""
     rng = np.random.default_rng(0)
-    x = rng.random((64, 28, 28, 1), dtype=np.float32)
+    x = rng.random((64, size, size, 1), dtype=np.float32)
     y = _classes(10, 64, rng)
     cr.manual_seed(0)
     L = cr.layers
     model = cr.models.Sequential([
-        L.Conv2D(6, 5, activation="relu", input_shape=(28, 28, 1)), L.MaxPooling2D(2),
+        L.Conv2D(6, 5, activation="relu", input_shape=(size, size, 1)), L.MaxPooling2D(2),
         L.Conv2D(16, 5, activation="relu"), L.MaxPooling2D(2), L.Flatten(),
         L.Dense(120, activation="relu"), L.Dense(84, activation="relu"), L.Dense(10)])
     steps = {"chainrule": _cr_step(model, x, y, _sgd(model))}
     if torch is not None:
         nn = torch.nn
+        side = ((size - 4) // 2 - 4) // 2  # after conv 5, pool 2, conv 5, pool 2
         net = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
                             nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                            nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                            nn.Linear(16 * side * side, 120), nn.ReLU(), nn.Linear(120, 84),
+                            nn.ReLU(),
                             nn.Linear(84, 10))
         steps["torch"] = _torch_step(net, np.ascontiguousarray(x.transpose(0, 3, 1, 2)), y)
     return steps

@@ -2,6 +2,7 @@
 allocator tuning that is the caller's choice (never made at import)."""
 
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -82,3 +83,37 @@ def test_tune_allocator_is_an_explicit_opt_in():
     mallopts = [c for c in probe["calls"] if c == ["ctypes function", "mallopt"]]
     assert probe["result"] is True and len(mallopts) >= 1
     assert ["ctypes.CDLL", "libc.so.6"] in probe["calls"]
+
+
+def test_importing_chainrule_starts_no_threads():
+    probe = run_probe("import threading\nimport chainrule\n"
+                      "result = sorted(t.name for t in threading.enumerate())")
+    assert probe["result"] == ["MainThread"]
+
+
+def test_parallel_map_runs_inline_on_one_blas_thread():
+    with cr.backend.limit_blas_threads(1):
+        assert cr.backend.batch_workers() == 1
+        names = cr.backend.parallel_map(lambda i: (i, threading.current_thread().name),
+                                        list(range(5)))
+    assert names == [(i, "MainThread") for i in range(5)]
+
+
+def test_parallel_map_splits_over_the_blas_threads_and_restores_the_limit():
+    """Two BLAS threads: two workers, each running BLAS on one thread meanwhile; results
+    in the items' order; the caller's BLAS limit back afterwards."""
+    with cr.backend.limit_blas_threads(2):
+        if cr.backend.batch_workers() < 2:
+            pytest.skip("NumPy's BLAS offers one thread here")
+        seen = cr.backend.parallel_map(
+            lambda i: (i, threading.current_thread().name, cr.backend.batch_workers()),
+            list(range(7)))
+        assert [s[0] for s in seen] == list(range(7))
+        assert {s[1] for s in seen} <= {"chainrule-batch_0", "chainrule-batch_1"}
+        assert {s[2] for s in seen} == {1}
+        both = threading.Barrier(2, timeout=30)  # broken unless the two run at once
+        assert cr.backend.parallel_map(lambda i: both.wait() >= 0, [0, 1]) == [True, True]
+        assert cr.backend.batch_workers() == 2
+        with pytest.raises(ZeroDivisionError):  # a worker's error reaches the caller
+            cr.backend.parallel_map(lambda i: 1 / i, [1, 0])
+        assert cr.backend.batch_workers() == 2

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule.autograd import ShapeError
+from chainrule.ops import conv as conv_ops
 from chainrule.ops.conv import (
     Conv1d,
     Conv2d,
@@ -543,6 +544,68 @@ def test_conv2d_equals_the_textbook_convolution(geometry, cout):
     assert_close(dk, (cols.T @ g2d).reshape(kernel.shape), "d kernel")
     assert_close(db, g2d.sum(axis=0), "d bias")
     assert_close(dx, dx_reference[:, top:top + x_shape[1], left:left + x_shape[2]], "d x")
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("op,x_shape,k_shape,options", [
+    (Conv2d, (5, 9, 8, 3), (3, 2, 3, 4), dict(strides=1, padding="same")),
+    (Conv2d, (4, 10, 9, 1), (5, 5, 1, 6), dict(strides=(2, 1), dilation=1)),
+    (Conv1d, (6, 12, 2), (3, 2, 5), dict(strides=1, padding="valid", dilation=2)),
+])
+def test_chunked_conv_with_fused_relu_equals_conv_then_relu(monkeypatch, op, x_shape, k_shape,
+                                                            options, use_bias):
+    """Batch chunks of one image each, ReLU fused: values and every gradient as the
+    unchunked op followed by cr.relu (ties at 0 get no gradient in both)."""
+    x, kernel, bias = conv2d_case(x_shape, k_shape)
+    arrays = [x, kernel, bias if use_bias else None]
+    whole = [None if a is None else cr.tensor(a, requires_grad=True) for a in arrays]
+    out = cr.relu(op.apply(*whole, **options))
+    grad = np.random.default_rng(1).standard_normal(out.shape)
+    out.backward(grad)
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1)
+    fused, _, grads = run_ours(op, arrays, dict(options, activation="relu"))
+    assert len(conv_ops.batch_chunks(x_shape[0], 100)) == x_shape[0]
+    assert_close(fused, out.data, "output")
+    for t, g, name in zip(whole, grads, ("d x", "d kernel", "d bias")):
+        if t is not None:
+            assert_close(g, t.grad.data, name)
+
+
+@pytest.mark.parametrize("op,args,options", [
+    (Conv2d, conv2d_case((9, 8, 7, 3), (3, 3, 3, 4)), dict(padding="same", activation="relu")),
+    (Conv2d, conv2d_case((9, 10, 9, 1), (5, 5, 1, 6)), dict(strides=2)),
+    (MaxPool2d, [np.random.default_rng(2).standard_normal((9, 8, 8, 3)).round(1)],
+     dict(pool_size=2)),
+    (MaxPool2d, [np.random.default_rng(3).standard_normal((9, 7, 9, 2))],
+     dict(pool_size=3, strides=2, padding="same")),
+])
+def test_ops_split_over_two_batch_workers_equal_one(monkeypatch, op, args, options):
+    """With two BLAS threads the batch chunks run on two workers: same values and
+    gradients as on one thread (ties included: the pooling input is rounded)."""
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1)
+    with cr.backend.limit_blas_threads(1):
+        one = run_ours(op, args, options)
+    with cr.backend.limit_blas_threads(2):
+        two = run_ours(op, args, options)
+    assert_close(two[0], one[0], "output")
+    for ours, theirs in zip(two[2], one[2]):
+        assert_close(ours, theirs, "gradient")
+
+
+def test_conv_activation_option_is_checked():
+    x, kernel, bias = (cr.tensor(a) for a in conv2d_case((1, 4, 4, 1), (2, 2, 1, 1)))
+    with pytest.raises(ValueError, match="`activation` of `Conv2d`.*'tanh'"):
+        Conv2d.apply(x, kernel, bias, activation="tanh")
+
+
+def test_conv_layer_fuses_only_chainrules_relu():
+    layer = cr.layers.Conv2D(2, 3, activation="relu")
+    x = cr.tensor(np.random.default_rng(0).standard_normal((2, 6, 6, 1)))
+    y = layer(x)
+    assert type(y._ctx) is Conv2d and y.data.min() == 0.0
+    np.testing.assert_array_equal(layer(x, logits=True).data.clip(0), y.data)
+    custom = cr.layers.Conv2D(2, 3, activation=lambda t: t.relu())
+    assert custom.fused_activation(logits=False) is None
 
 
 def pool_forward_by_hand(kind, x, pads, pool, strides, out_hw):

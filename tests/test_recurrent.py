@@ -476,6 +476,17 @@ def test_lstm_op_equals_its_reference(size, activations, use_bias, sequences, ma
                                                  *activations, mask), GRAD_NAMES)
 
 
+def test_lstm_op_leaves_its_weights_alone():
+    """The op reorders the gate columns and halves the sigmoid gates' weights on copies."""
+    rng = np.random.default_rng(11)
+    x, w, rw, b, h0 = _weights(rng, 2, 3, 3, 2, 4, (8,))
+    before = [a.copy() for a in (w, rw, b)]
+    out = LSTMSequence.apply(*[cr.tensor(a, requires_grad=True) for a in (x, w, rw, b, h0, h0)])
+    out.backward(np.ones(out.shape))
+    for a, a0 in zip((w, rw, b), before):
+        np.testing.assert_array_equal(a, a0)
+
+
 @pytest.mark.parametrize("masked", [False, True], ids=["", "masked"])
 @pytest.mark.parametrize("sequences", [True, False])
 @pytest.mark.parametrize("use_bias", [True, False])

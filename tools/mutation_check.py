@@ -64,10 +64,10 @@ MUTATIONS = (
              " / (x.shape[axis] - 1)\n",
              ("tests/test_normalization.py",)),
     Mutation("lstm_forget_bias_ignored", "src/chainrule/ops/recurrent.py",
-             "        gates = self._project(x, kernel, bias)  # (T, 4u, N)",
+             "        w, u_w, b = _gate_weights(kernel, recurrent_kernel, bias, u,",
              "        if bias is not None:\n"
              "            bias = np.concatenate([bias[:u], 0 * bias[u:2 * u], bias[2 * u:]])\n"
-             "        gates = self._project(x, kernel, bias)  # (T, 4u, N)",
+             "        w, u_w, b = _gate_weights(kernel, recurrent_kernel, bias, u,",
              ("tests/test_recurrent.py",)),
     Mutation("adam_bias_correction_off", "src/chainrule/optim/adam.py",
              "        p -= self.lr / (1 - beta1**t) * m / (np.sqrt(v_hat) + self.eps)\n",

@@ -12,6 +12,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -119,3 +122,66 @@ def limit_blas_threads(limit: int | None = 1):
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=int(limit), user_api="blas")
+
+
+# ---------------------------------------------------------------- batch workers
+# Memory-bound kernels (im2col, col2im, pooling) run single-threaded in NumPy, while
+# NumPy releases the GIL inside its copies, ufuncs and GEMMs: splitting the batch over a
+# few Python threads uses every core the caller gave BLAS. Nothing starts at import:
+# the pool is made on first use, sized by NumPy's BLAS thread limit, so
+# ``limit_blas_threads(1)`` runs everything inline on the calling thread.
+
+_blas_libs = None  # threadpoolctl's controllers of the loaded BLAS libraries, once found
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _blas_controllers() -> list:
+    global _blas_libs
+    if _blas_libs is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_libs = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _blas_libs
+
+
+def batch_workers() -> int:
+    """How many threads the batch-split kernels use: NumPy's BLAS thread limit (at least 1)."""
+    return max([lib.num_threads for lib in _blas_controllers()] + [1])
+
+
+@contextlib.contextmanager
+def _single_threaded_blas():
+    """BLAS on one thread while the workers run (their GEMMs would otherwise each start
+    BLAS threads and oversubscribe the cores); the caller's limits are put back after."""
+    libs = _blas_controllers()
+    before = [lib.num_threads for lib in libs]
+    for lib in libs:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in zip(libs, before):
+            lib.set_num_threads(n)
+
+
+def parallel_map(fn: Callable, items: Sequence) -> list:
+    """``[fn(item) for item in items]``, the items shared out over :func:`batch_workers`
+    threads (item k to worker k mod workers) with BLAS on one thread meanwhile; inline
+    when one worker. ``fn`` must write disjoint outputs; results keep the items' order."""
+    workers = min(batch_workers(), len(items))
+    if workers <= 1 or threading.current_thread().name.startswith("chainrule-batch"):
+        return [fn(item) for item in items]
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < workers:
+            _pool = ThreadPoolExecutor(workers, thread_name_prefix="chainrule-batch")
+        pool = _pool
+        with _single_threaded_blas():
+            shares = pool.map(lambda w: [fn(item) for item in items[w::workers]],
+                              range(workers))
+            shares = list(shares)
+    results = [None] * len(items)
+    for w, share in enumerate(shares):
+        results[w::workers] = share
+    return results

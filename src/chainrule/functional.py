@@ -88,17 +88,21 @@ def dropout(x, rate: float = 0.5, training: bool = True) -> Tensor:
 # ---------------------------------------------------------------- convolution and pooling
 
 
-def conv2d(x, kernel, bias=None, strides=1, padding: str = "valid", dilation=1) -> Tensor:
+def conv2d(x, kernel, bias=None, strides=1, padding: str = "valid", dilation=1,
+           activation: str | None = None) -> Tensor:
     """Channels-last 2-D convolution: x (N, H, W, Cin), kernel (kh, kw, Cin, Cout),
-    bias (Cout,) or None -> (N, OH, OW, Cout). ``padding`` is "valid" or "same"."""
+    bias (Cout,) or None -> (N, OH, OW, Cout). ``padding`` is "valid" or "same";
+    ``activation="relu"`` fuses max(out, 0) into the op (same values and gradients)."""
     return Conv2d.apply(as_tensor(x), kernel, bias, strides=strides, padding=padding,
-                        dilation=dilation)
+                        dilation=dilation, activation=activation)
 
 
-def conv1d(x, kernel, bias=None, strides=1, padding: str = "valid", dilation=1) -> Tensor:
-    """Channels-last 1-D convolution: x (N, L, Cin), kernel (k, Cin, Cout) -> (N, OL, Cout)."""
+def conv1d(x, kernel, bias=None, strides=1, padding: str = "valid", dilation=1,
+           activation: str | None = None) -> Tensor:
+    """Channels-last 1-D convolution: x (N, L, Cin), kernel (k, Cin, Cout) -> (N, OL, Cout);
+    ``activation`` as in :func:`conv2d`."""
     return Conv1d.apply(as_tensor(x), kernel, bias, strides=strides, padding=padding,
-                        dilation=dilation)
+                        dilation=dilation, activation=activation)
 
 
 def max_pool2d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:

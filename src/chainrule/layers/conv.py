@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import activations
 from .. import functional as F
 from ..ops.conv import normalize_padding, normalize_tuple, output_size, padding_amounts
 from ..tensor import Tensor
@@ -78,6 +79,18 @@ class _Conv(_KernelLayer):
         return spatial_output_shape(self, input_shape, self.kernel_size, self.strides,
                                     self.dilation_rate, self.padding, self.filters)
 
+    def fused_activation(self, logits: bool) -> str | None:
+        """"relu" when chainrule's own ReLU follows the convolution: the op then applies it
+        to each chunk of its output while that is in cache (docs/performance.md)."""
+        if logits or activations.builtin_name(self.activation) != "relu":
+            return None
+        return "relu"
+
+    def forward(self, x: Tensor, logits: bool = False) -> Tensor:
+        fused = self.fused_activation(logits)
+        y = self.convolve(x, fused)
+        return y if fused else self.activate(y, logits)
+
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),
@@ -89,10 +102,9 @@ class Conv2D(_Conv):
 
     rank = 2
 
-    def forward(self, x: Tensor, logits: bool = False) -> Tensor:
-        y = F.conv2d(x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
-                     dilation=self.dilation_rate)
-        return self.activate(y, logits)
+    def convolve(self, x: Tensor, activation: str | None) -> Tensor:
+        return F.conv2d(x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
+                        dilation=self.dilation_rate, activation=activation)
 
 
 class Conv1D(_Conv):
@@ -100,7 +112,7 @@ class Conv1D(_Conv):
 
     rank = 1
 
-    def forward(self, x: Tensor, logits: bool = False) -> Tensor:
-        y = F.conv1d(x, self.kernel, self.bias, strides=self.strides[0],
-                     padding=self.padding, dilation=self.dilation_rate[0])
-        return self.activate(y, logits)
+    def convolve(self, x: Tensor, activation: str | None) -> Tensor:
+        return F.conv1d(x, self.kernel, self.bias, strides=self.strides[0],
+                        padding=self.padding, dilation=self.dilation_rate[0],
+                        activation=activation)

@@ -32,6 +32,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function, ShapeError
+from ..backend import batch_workers, parallel_map
 
 
 def normalize_tuple(value, n: int, name: str, op: str) -> tuple:
@@ -122,6 +123,19 @@ def im2col(xp: np.ndarray, window: tuple, out_hw: tuple, strides: tuple,
     cols[:, :size].reshape(n, oh, ow, kh, kw, c)[...] = windows
     cols[:, size] = 1
     return cols
+
+
+CHUNK_BYTES = 4 * 2**20  # column matrix per batch chunk: stays in cache (tuned on LeNet)
+
+
+def batch_chunks(n: int, bytes_per_image: int) -> list:
+    """Slices of the batch axis, each holding about CHUNK_BYTES of column matrix, and at
+    least two per batch worker when there are several (see ``backend.parallel_map``)."""
+    step = max(1, CHUNK_BYTES // max(bytes_per_image, 1))
+    workers = batch_workers()
+    if workers > 1:
+        step = min(step, -(-n // (2 * workers)))
+    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
 
 def col2im(grad2d: np.ndarray, kernel2d: np.ndarray, padded_shape: tuple, window: tuple,
@@ -227,19 +241,31 @@ class Conv2d(Function):
     spatial = 2
 
     @classmethod
-    def apply(cls, x, kernel, bias=None, strides=1, padding="valid", dilation=1):
-        """Check the options (before the op runs, so errors name them), then run the op."""
+    def apply(cls, x, kernel, bias=None, strides=1, padding="valid", dilation=1,
+              activation=None):
+        """Check the options (before the op runs, so errors name them), then run the op.
+
+        ``activation="relu"`` applies max(out, 0) inside the op, to each batch chunk's
+        GEMM output while it is in cache (a layer's ``activation="relu"`` runs this way).
+        """
         name = cls.__name__
+        if activation not in (None, "relu"):
+            raise ValueError(f"Invalid value for argument `activation` of `{name}`: expected "
+                             f"None or \"relu\"; received activation={activation!r}.")
         return super().apply(x, kernel, bias,
                              strides=normalize_tuple(strides, cls.spatial, "strides", name),
                              padding=normalize_padding(padding, name),
-                             dilation=normalize_tuple(dilation, cls.spatial, "dilation", name))
+                             dilation=normalize_tuple(dilation, cls.spatial, "dilation", name),
+                             activation=activation)
 
-    def forward(self, x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    def forward(self, x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1),
+                activation=None):
         _check_conv("Conv2d", x, kernel, bias, 2)
-        return self._conv(x, kernel, bias, strides, padding, dilation, "Conv2d")
+        return self._conv(x, kernel, bias, strides, padding, dilation, "Conv2d",
+                          activation=activation)
 
-    def _conv(self, x, kernel, bias, strides, padding, dilation, op, shown=None):
+    def _conv(self, x, kernel, bias, strides, padding, dilation, op, shown=None,
+              activation=None):
         """The shared 2-D body; ``shown`` is the (x, kernel) shapes to name in errors."""
         n, h, w, _ = x.shape
         kh, kw, cin, cout = kernel.shape
@@ -253,33 +279,63 @@ class Conv2d(Function):
             raise ShapeError(f"{op}: the (padded) input {x_shape} is smaller than the kernel "
                              f"{k_shape} with dilation {dilation[-self.spatial:]}; no output "
                              f"position fits.")
-        cols = im2col(xp, (kh, kw), out_hw, strides, dilation, ones_column=bias is not None)
         kernel2d = kernel.reshape(kh * kw * cin, cout)
         if bias is not None:  # the bias as one more kernel row, against the ones column
             kernel2d = np.concatenate([kernel2d, bias.reshape(1, cout).astype(kernel2d.dtype)])
-        out = cols @ kernel2d
         self.geometry = (x.shape, xp.shape, pads, (kh, kw), out_hw, strides, dilation)
-        self.save_for_backward(cols, kernel2d)
-        return out.reshape(n, *out_hw, cout)
+        out = np.empty((n, *out_hw, cout), dtype=np.result_type(xp, kernel2d))
+
+        def convolve(part):  # a chunk's columns stay in cache from the copy to the ReLU
+            out2d = out[part].reshape(-1, cout)
+            cols = self._columns(xp[part], bias is not None)
+            np.matmul(cols, kernel2d, out=out2d)
+            if activation == "relu":
+                np.maximum(out2d, 0, out=out2d)
+            return cols
+
+        cols = parallel_map(convolve, self._chunks(n, kernel2d))
+        # One chunk (a small batch): keep its columns for backward, as cheap as recomputing
+        # them would be; several: backward recomputes each, in cache (docs/performance.md).
+        self.save_for_backward(xp, kernel2d, out if activation == "relu" else None,
+                               cols[0] if len(cols) == 1 else None)
+        return out
+
+    def _chunks(self, n, kernel2d):
+        """Batch chunks for this op's column matrix (kernel2d's rows columns a position)."""
+        return batch_chunks(n, math.prod(self.geometry[4]) * kernel2d.nbytes // kernel2d.shape[1])
+
+    def _columns(self, xp_part, ones_column):
+        """im2col of a batch chunk of the padded input (geometry as recorded by forward)."""
+        _, _, _, window, out_hw, strides, dilation = self.geometry
+        return im2col(xp_part, window, out_hw, strides, dilation, ones_column=ones_column)
 
     def backward(self, grad):
-        cols, kernel2d = self.saved
+        xp, kernel2d, out, kept = self.saved
         x_shape, padded_shape, pads, window, out_hw, strides, dilation = self.geometry
         cout = kernel2d.shape[1]
         size = math.prod(window) * padded_shape[3]  # kernel rows; the next one is the bias
-        grad2d = grad.reshape(-1, cout)
+        has_bias = kernel2d.shape[0] > size
         needs_x, needs_kernel, needs_bias = self.needs_input_grad
-        dx = dkernel = dbias = None
-        if needs_x:
-            dxp = col2im(grad2d, kernel2d[:size], padded_shape, window, out_hw, strides,
-                         dilation)
-            dx = np.ascontiguousarray(crop_spatial(dxp, pads, x_shape))
-        if needs_kernel or needs_bias:  # one GEMM gives both: dbias is the ones column's row
-            dboth = cols.T @ grad2d
-            if needs_kernel:
-                dkernel = dboth[:size].reshape(*window, -1, cout)
-            if needs_bias:
-                dbias = dboth[size]
+        dxp = np.empty(padded_shape, dtype=np.result_type(grad, kernel2d)) if needs_x else None
+
+        def backpropagate(part):
+            """dxp for the chunk (written in place) and its share of [dkernel; dbias]."""
+            grad2d = grad[part].reshape(-1, cout)
+            if out is not None:  # the fused ReLU: no gradient where its output is 0
+                grad2d = grad2d * (out[part].reshape(-1, cout) > 0)
+            if needs_x:
+                dxp[part] = col2im(grad2d, kernel2d[:size], (part.stop - part.start,
+                                   *padded_shape[1:]), window, out_hw, strides, dilation)
+            if needs_kernel or needs_bias:  # one GEMM gives both: dbias is the ones row
+                cols = kept if kept is not None else self._columns(xp[part], has_bias)
+                return cols.T @ grad2d
+            return None
+
+        shares = parallel_map(backpropagate, self._chunks(padded_shape[0], kernel2d))
+        dboth = sum(shares[1:], start=shares[0]) if needs_kernel or needs_bias else None
+        dx = np.ascontiguousarray(crop_spatial(dxp, pads, x_shape)) if needs_x else None
+        dkernel = dboth[:size].reshape(*window, -1, cout) if needs_kernel else None
+        dbias = dboth[size] if needs_bias else None
         return dx, dkernel, dbias
 
 
@@ -291,10 +347,12 @@ class Conv1d(Conv2d):
 
     spatial = 1
 
-    def forward(self, x, kernel, bias=None, strides=(1,), padding="valid", dilation=(1,)):
+    def forward(self, x, kernel, bias=None, strides=(1,), padding="valid", dilation=(1,),
+                activation=None):
         _check_conv("Conv1d", x, kernel, bias, 1)
         out = self._conv(x[:, None], kernel[None], bias, (1, *strides), padding,
-                         (1, *dilation), "Conv1d", shown=(x.shape, kernel.shape))
+                         (1, *dilation), "Conv1d", shown=(x.shape, kernel.shape),
+                         activation=activation)
         return out[:, 0]
 
     def backward(self, grad):

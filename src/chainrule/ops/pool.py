@@ -23,7 +23,9 @@ write both backwards as a plain loop over windows; tests check the ops against t
 import numpy as np
 
 from ..autograd import Function, ShapeError
+from ..backend import parallel_map
 from .conv import (
+    batch_chunks,
     crop_spatial,
     normalize_padding,
     normalize_tuple,
@@ -89,11 +91,16 @@ class MaxPool2d(_Pool2d):
         pads, out_hw = self._geometry(x, pool, strides, padding, shown)
         lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         xp = pad_spatial(x, pads, lowest)  # padding never wins a max
-        offsets = window_offsets(pool, strides, out_hw)
-        rows, cols = next(offsets)
-        out = xp[:, rows, cols].copy()
-        for rows, cols in offsets:
-            np.maximum(out, xp[:, rows, cols], out=out)
+        out = np.empty((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype)
+
+        def take_max(part):  # each chunk of the batch on its own (see backend.parallel_map)
+            offsets = window_offsets(pool, strides, out_hw)
+            rows, cols = next(offsets)
+            np.copyto(out[part], xp[part, rows, cols])
+            for rows, cols in offsets:
+                np.maximum(out[part], xp[part, rows, cols], out=out[part])
+
+        parallel_map(take_max, batch_chunks(x.shape[0], xp[:1].nbytes))
         self.save_for_backward(xp, out)
         return out
 
@@ -109,20 +116,24 @@ class MaxPool2d(_Pool2d):
         dtype = np.result_type(grad, xp)
         dxp = np.empty(xp.shape, dtype) if tiled else np.zeros(xp.shape, dtype)
         offsets = list(window_offsets(pool, strides, out_hw))
-        first = np.empty(out.shape, dtype=bool)
-        unplaced = None  # windows whose maximum is still unfound
-        for k, (rows, cols) in enumerate(offsets):
-            np.equal(xp[:, rows, cols], out, out=first)
-            if unplaced is None:
-                unplaced = ~first
-            else:
-                first &= unplaced
-                if k < len(offsets) - 1:
-                    unplaced ^= first  # a later tie in the same window gets nothing
-            if disjoint:  # write straight into dxp: faster than add-and-assign
-                np.multiply(first, grad, out=dxp[:, rows, cols])
-            else:
-                dxp[:, rows, cols] += first * grad
+
+        def route(part):  # each chunk of the batch on its own: disjoint slices of dxp
+            first = np.empty(out[part].shape, dtype=bool)
+            unplaced = None  # windows whose maximum is still unfound
+            for k, (rows, cols) in enumerate(offsets):
+                np.equal(xp[part, rows, cols], out[part], out=first)
+                if unplaced is None:
+                    unplaced = ~first
+                else:
+                    first &= unplaced
+                    if k < len(offsets) - 1:
+                        unplaced ^= first  # a later tie in the same window gets nothing
+                if disjoint:  # write straight into dxp: faster than add-and-assign
+                    np.multiply(first, grad[part], out=dxp[part, rows, cols])
+                else:
+                    dxp[part, rows, cols] += first * grad[part]
+
+        parallel_map(route, batch_chunks(xp.shape[0], xp[:1].nbytes))
         return np.ascontiguousarray(crop_spatial(dxp, pads, x_shape))
 
 
