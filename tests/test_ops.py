@@ -663,6 +663,7 @@ REFERENCED_ELSEWHERE = {
     "Attention": "test_attention.py::test_op_equals_its_textbook_rows",
     "UpsampleBilinear2d": "test_reshaping.py::test_bilinear_op_matches_torch_and_its_textbook_loop",
     "BatchNorm": "test_normalization.py::test_batch_norm_op_training",
+    "SyncBatchNorm": "test_distributed.py::test_sync_batch_norm_over_one_process_is_batch_norm",
     "LayerNorm": "test_normalization.py::test_layer_norm_op",
     "Embedding": "test_embedding.py::test_embedding_op",
     "SoftmaxCrossEntropy": "test_functional.py::test_function_equals_its_numpy_formula",

@@ -42,6 +42,7 @@ from . import (  # noqa: E402
     callbacks,
     constraints,
     data,
+    distributed,
     functional,
     generative,
     initializers,

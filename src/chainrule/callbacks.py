@@ -20,7 +20,13 @@ import numpy as np
 
 
 class Callback:
-    """Base class. Every hook receives ``logs``, a dict of the current numbers."""
+    """Base class. Every hook receives ``logs``, a dict of the current numbers.
+
+    ``writes_files``: a callback that writes files runs on rank 0 alone when ``fit``
+    trains on several processes (``fit(distributed=True)``); the others run everywhere.
+    """
+
+    writes_files = False
 
     def __init__(self):
         self.model = None
@@ -154,6 +160,8 @@ class ModelCheckpoint(Callback):
     improves with ``save_best_only``. ``filepath`` may hold ``{epoch}`` and log keys,
     e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.keras"``."""
 
+    writes_files = True
+
     def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss",
                  verbose: int = 0, save_best_only: bool = False,
                  save_weights_only: bool = False, mode: str = "auto"):
@@ -282,6 +290,8 @@ def _fits(snapshot: tuple, tensors: list) -> bool:
 
 class CSVLogger(Callback):
     """Write one row per epoch (``epoch`` then the logs' keys) to a CSV file."""
+
+    writes_files = True
 
     def __init__(self, filename: str | os.PathLike, separator: str = ",",
                  append: bool = False):

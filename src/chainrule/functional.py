@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from . import process_group
 from .autograd import ShapeError
 from .backend import rng
 from .ops.attention import Attention
@@ -19,7 +20,7 @@ from .ops.conv_transpose import ConvTranspose2d
 from .ops.embedding import Embedding
 from .ops.linalg import Linear
 from .ops.loss import BinaryCrossEntropy, SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
-from .ops.normalization import BatchNorm, LayerNorm
+from .ops.normalization import BatchNorm, LayerNorm, SyncBatchNorm
 from .ops.pool import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .ops.resize import UpsampleBilinear2d
 from .tensor import Tensor, as_tensor
@@ -78,7 +79,9 @@ def dropout(x, rate: float = 0.5, training: bool = True) -> Tensor:
     x = as_tensor(x)
     if not training or rate == 0:
         return x
-    keep = rng().random(x.shape, dtype=x.dtype) >= rate
+    uniform = process_group.draw_for_batch(lambda shape: rng().random(shape, dtype=x.dtype),
+                                           x.shape)
+    keep = uniform >= rate
     return x * (keep * x.dtype.type(1 / (1 - rate)))
 
 
@@ -251,7 +254,8 @@ def _along(p, axis: int, ndim: int):
 
 def batch_norm(x, moving_mean=None, moving_var=None, gamma=None, beta=None,
                training: bool = False, momentum: float = 0.99,
-               epsilon: float = 1e-3, axis: int = -1) -> Tensor:
+               epsilon: float = 1e-3, axis: int = -1,
+               synchronized: bool = False) -> Tensor:
     """Batch normalization over every axis but the channel ``axis``, Keras' conventions.
 
     x (..., C, ...) with C on ``axis`` (the last by default; 1 for channels-first);
@@ -261,14 +265,17 @@ def batch_norm(x, moving_mean=None, moving_var=None, gamma=None, beta=None,
     are updated in place: moving = moving * momentum + batch * (1 - momentum).
     ``momentum`` is Keras' (torch's is 1 - momentum), and the moving variance takes
     the biased batch variance as Keras does (torch takes the unbiased one).
-    Otherwise the moving statistics stand in for the batch's.
+    Otherwise the moving statistics stand in for the batch's. ``synchronized``: in
+    training, the statistics are the global batch's when the batch is spread over
+    several processes (``cr.distributed``; the op ``SyncBatchNorm``).
     """
     x = as_tensor(x)
     _check_channels("batch_norm", x, axis, moving_mean=moving_mean, moving_var=moving_var,
                     gamma=gamma, beta=beta)
     if training:
         stats = {}
-        y = BatchNorm.apply(x, gamma, beta, epsilon=epsilon, stats=stats, axis=axis)
+        op = SyncBatchNorm if synchronized and process_group.current().size > 1 else BatchNorm
+        y = op.apply(x, gamma, beta, epsilon=epsilon, stats=stats, axis=axis)
         for moving, batch in ((moving_mean, stats["mean"]), (moving_var, stats["var"])):
             if moving is not None:
                 _update_moving(moving, batch, momentum)

@@ -34,9 +34,14 @@ def _align(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 class Metric:
-    """Base class: running state, ``update``, ``result``, ``reset`` and a ``name``."""
+    """Base class: running state, ``update``, ``result``, ``reset`` and a ``name``.
+
+    ``_additive`` names the running-state attributes that add up over batches (counts,
+    sums, lists of scores): ``merge_state`` adds other copies' into this one's.
+    """
 
     name = "metric"
+    _additive: tuple[str, ...] = ()
 
     def __init__(self, name: str | None = None):
         if name is not None:
@@ -59,6 +64,21 @@ class Metric:
     def reset_state(self) -> None:
         self.reset()
 
+    def state(self) -> dict:
+        """The running state that adds up over batches: ``{attribute: value}``."""
+        return {name: getattr(self, name) for name in self._additive}
+
+    def merge_state(self, states: list[dict]) -> None:
+        """Fold ``states`` (the ``state()`` of copies of this metric that saw other
+        batches, e.g. on other processes) into this one: ``result()`` is then the metric
+        over all their batches together."""
+        if not self._additive:
+            raise NotImplementedError(f"{type(self).__name__} cannot merge_state: list its "
+                                      f"additive state attributes in `_additive`.")
+        for state in states:
+            for name in self._additive:
+                setattr(self, name, getattr(self, name) + state[name])
+
     def get_config(self) -> dict:
         return {"name": self.name}
 
@@ -80,6 +100,8 @@ class Metric:
 
 class _CountMetric(Metric):
     """A fraction of matching elements: ``correct / total``, kept as running ints."""
+
+    _additive = ("correct", "total")
 
     def reset(self) -> None:
         self.correct = 0
@@ -160,6 +182,8 @@ class Accuracy(_CountMetric):
 class _ConfusionMetric(Metric):
     """Binary true/false positive counts at a threshold, element by element."""
 
+    _additive = ("tp", "fp", "fn")
+
     def __init__(self, name: str | None = None, threshold: float = 0.5):
         self.threshold = threshold
         super().__init__(name)
@@ -210,6 +234,7 @@ class AUC(Metric):
     """
 
     name = "auc"
+    _additive = ("positives", "negatives", "twice_u")  # merged by merge_state below
 
     def reset(self) -> None:
         self.positives = _SortedRuns()
@@ -232,6 +257,19 @@ class AUC(Metric):
         if n_pos == 0 or n_neg == 0:
             return 0.0
         return self.twice_u / (2 * n_pos * n_neg)
+
+    def state(self) -> dict:
+        return {"positives": self.positives.sorted(), "negatives": self.negatives.sorted(),
+                "twice_u": self.twice_u}
+
+    def merge_state(self, states: list[dict]) -> None:
+        """Each state's pairs, plus the pairs between its scores and those already here."""
+        for state in states:
+            pos, neg = state["positives"], state["negatives"]
+            self.twice_u += state["twice_u"] + self.negatives.twice_pairs_below(pos) \
+                + self.positives.twice_pairs_above(neg)
+            self.positives.add(pos)
+            self.negatives.add(neg)
 
 
 def _twice_pairs_below(queries: np.ndarray, sorted_run: np.ndarray) -> int:
@@ -261,6 +299,10 @@ class _SortedRuns:
             newer = self.runs.pop()
             self.runs[-1] = np.sort(np.concatenate([self.runs[-1], newer]), kind="stable")
 
+    def sorted(self) -> np.ndarray:
+        """Every stored score, sorted."""
+        return np.sort(np.concatenate([np.empty(0), *self.runs]), kind="stable")
+
     def twice_pairs_below(self, queries: np.ndarray) -> int:
         """Twice the pairs (query, stored) with stored < query, ties one half."""
         return sum(_twice_pairs_below(queries, run) for run in self.runs)
@@ -272,6 +314,8 @@ class _SortedRuns:
 
 class MeanMetricWrapper(Metric):
     """The batch-size-weighted mean of ``fn(y_true, y_pred)`` (per-sample values)."""
+
+    _additive = ("sum", "count")
 
     def __init__(self, fn: Callable, name: str | None = None):
         self.fn = fn

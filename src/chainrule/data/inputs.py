@@ -191,13 +191,19 @@ class ArrayData:
     def batches(self, batch_size: int, shuffle: bool = False) -> Iterator[Batch]:
         """Slices of ``batch_size`` rows; with ``shuffle`` one permutation (from
         chainrule's seeded generator) is applied to every array first."""
-        x, y, w = self.x, self.y, self.sample_weight
-        if shuffle:
-            perm = rng().permutation(len(self))
-            x, y, w = _take(x, perm), _take(y, perm), _take(w, perm)
-        for start in range(0, len(self), batch_size):
-            rows = slice(start, start + batch_size)
-            yield _take(x, rows), _take(y, rows), _take(w, rows)
+        data = self.shuffled() if shuffle else self
+        for start in range(0, len(data), batch_size):
+            yield data.rows(start, start + batch_size)
+
+    def shuffled(self) -> ArrayData:
+        """The arrays in one random order (a permutation from chainrule's generator)."""
+        perm = rng().permutation(len(self))
+        return ArrayData(*(_take(a, perm) for a in (self.x, self.y, self.sample_weight)))
+
+    def rows(self, start: int, stop: int) -> Batch:
+        """Rows ``start:stop`` of x, y and sample_weight."""
+        rows = slice(start, stop)
+        return _take(self.x, rows), _take(self.y, rows), _take(self.sample_weight, rows)
 
 
 def _map_arrays(fn, a):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, process_group
 from ..tensor import Tensor, where
 from .base import Layer, single_shape
 
@@ -35,6 +35,13 @@ class _RandomLayer:
     def _rng(self) -> np.random.Generator:
         # Looked up at call time: cr.manual_seed replaces the global generator.
         return self._own_rng if self._own_rng is not None else backend.rng()
+
+    def _per_sample(self, draw, shape: tuple) -> np.ndarray:
+        """``draw(generator, shape)`` for a batch of ``shape`` (samples first); when the
+        batch is one process's share of a global batch, each sample gets the numbers one
+        process holding the global batch would have drawn for it."""
+        generator = self._rng()
+        return process_group.draw_for_batch(lambda s: draw(generator, s), tuple(shape))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "seed": self.seed}
@@ -116,10 +123,14 @@ class RandomTranslation(_RandomLayer, Layer):
             return x
         _check_images(self, x)
         n, h, w, _ = x.shape
-        generator = self._rng()
-        dy = np.rint(generator.uniform(*self.height_range, size=n) * h).astype(np.int64)
-        dx = np.rint(generator.uniform(*self.width_range, size=n) * w).astype(np.int64)
+        dy = self._shifts(self.height_range, n, h)
+        dx = self._shifts(self.width_range, n, w)
         return self.translate(x, dy, dx)
+
+    def _shifts(self, bounds: tuple, n: int, length: int) -> np.ndarray:
+        """Whole-pixel shifts (n,), fractions of ``length`` drawn uniformly in ``bounds``."""
+        fractions = self._per_sample(lambda g, s: g.uniform(*bounds, size=s), (n,))
+        return np.rint(fractions * length).astype(np.int64)
 
     def translate(self, x: Tensor, dy: np.ndarray, dx: np.ndarray) -> Tensor:
         """Shift sample k down by dy[k] rows and right by dx[k] columns (ints, (N,))."""
@@ -162,11 +173,10 @@ class RandomFlip(_RandomLayer, Layer):
             return x
         _check_images(self, x)
         n, h, w, _ = x.shape
-        generator = self._rng()
-        flip_rows = self.mode != "horizontal"
-        flip_cols = self.mode != "vertical"
-        rows = _maybe_reversed(h, generator.random(n) < 0.5 if flip_rows else np.zeros(n, bool))
-        cols = _maybe_reversed(w, generator.random(n) < 0.5 if flip_cols else np.zeros(n, bool))
+        flips = [self._per_sample(lambda g, s: g.random(s), (n,)) < 0.5 if active
+                 else np.zeros(n, bool)
+                 for active in (self.mode != "horizontal", self.mode != "vertical")]
+        rows, cols = _maybe_reversed(h, flips[0]), _maybe_reversed(w, flips[1])
         return _gather_pixels(x, rows, cols)
 
     def get_config(self) -> dict:
@@ -196,7 +206,8 @@ class GaussianNoise(_RandomLayer, Layer):
             return x
         if x.dtype.kind != "f":  # integer images (uint8) become floats, as in Keras
             x = Tensor(x.data.astype(backend.get_default_dtype()))
-        noise = self._rng().standard_normal(x.shape, dtype=x.dtype) * x.dtype.type(self.stddev)
+        noise = self._per_sample(lambda g, s: g.standard_normal(s, dtype=x.dtype), x.shape)
+        noise = noise * x.dtype.type(self.stddev)
         return x + noise
 
     def get_config(self) -> dict:

@@ -88,6 +88,9 @@ class BatchNormalization(_Normalization, Layer):
     Keras), the moving statistics are used and never updated. torch's ``BatchNorm1d/2d``
     is ``axis=1`` with ``momentum = 1 - momentum`` and ``eps = epsilon``, except that
     torch's running variance takes the unbiased batch variance.
+    ``synchronized=True`` (Keras 3; torch's SyncBatchNorm): when ``fit(distributed=True)``
+    spreads each batch over several processes, the statistics are the global batch's,
+    not each process's share's.
     """
 
     any_axis = True
@@ -95,7 +98,7 @@ class BatchNormalization(_Normalization, Layer):
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros",
-                 moving_variance_initializer="ones", **kwargs):
+                 moving_variance_initializer="ones", synchronized: bool = False, **kwargs):
         if not 0 <= momentum <= 1:
             raise ValueError(f"Invalid value for argument `momentum` of `BatchNormalization`: "
                              f"expected a float in [0, 1]; received momentum={momentum}.")
@@ -103,6 +106,7 @@ class BatchNormalization(_Normalization, Layer):
         self.moving_mean_initializer = moving_mean_initializer
         self.moving_variance_initializer = moving_variance_initializer
         self.moving_mean = self.moving_variance = None
+        self.synchronized = bool(synchronized)
         super().__init__(axis=axis, epsilon=epsilon, center=center, scale=scale,
                          beta_initializer=beta_initializer,
                          gamma_initializer=gamma_initializer, **kwargs)
@@ -117,12 +121,13 @@ class BatchNormalization(_Normalization, Layer):
         return F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
                             training=self.training and self._trainable,
                             momentum=self.momentum, epsilon=self.epsilon,
-                            axis=self.channel_axis)
+                            axis=self.channel_axis, synchronized=self.synchronized)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum,
                 "moving_mean_initializer": self.moving_mean_initializer,
-                "moving_variance_initializer": self.moving_variance_initializer}
+                "moving_variance_initializer": self.moving_variance_initializer,
+                "synchronized": self.synchronized}
 
 
 class LayerNormalization(_Normalization, Layer):

@@ -366,19 +366,22 @@ class Model(FunctionalAPI, Operation, Module):
             verbose: int = 1, callbacks=None, validation_split: float = 0.0,
             validation_data=None, shuffle: bool = True, class_weight: dict | None = None,
             sample_weight=None, initial_epoch: int = 0,
-            validation_batch_size: int | None = None):
+            validation_batch_size: int | None = None, distributed: bool = False):
         """Train for ``epochs`` passes over ``x, y`` in batches; returns a History whose
         ``.history`` maps "loss", metric names and "val_*" to per-epoch lists.
 
         ``validation_split`` holds out the last fraction of the data (before
         shuffling); ``class_weight`` {class: weight} weights each sample's loss.
-        ``x`` may also be a DataLoader yielding (x, y) batches."""
+        ``x`` may also be a DataLoader yielding (x, y) batches. ``distributed=True``
+        (after ``cr.distributed.init()``) trains data-parallel over the processes
+        mpiexec started, ``batch_size`` rows on each (see docs/distributed.md)."""
         return training.fit(self, x, y, batch_size=batch_size, epochs=epochs,
                             verbose=verbose, validation_split=validation_split,
                             validation_data=validation_data, shuffle=shuffle,
                             callbacks=callbacks, class_weight=class_weight,
                             sample_weight=sample_weight, initial_epoch=initial_epoch,
-                            validation_batch_size=validation_batch_size)
+                            validation_batch_size=validation_batch_size,
+                            distributed=distributed)
 
     def evaluate(self, x=None, y=None, batch_size: int | None = 32, verbose: int = 0,
                  sample_weight=None, return_dict: bool = False):

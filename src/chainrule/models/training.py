@@ -26,6 +26,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..callbacks import CallbackList, History, TerminateOnNaN
 from ..data.inputs import ArrayData, Arrays, IterableData, batch_length, check_count, make_data
+from .data_parallel import OneProcess, plan_for
 from .progress import Progress, format_logs
 
 
@@ -94,6 +95,7 @@ class _RunningLogs:
         model.reset_metrics()
         self.sums: dict[str, float] = {}
         self.seen = 0
+        self.results: dict[str, float] = {}  # merged from other processes, by log name
 
     def add(self, logs: dict, n: int) -> None:
         sums = self.sums
@@ -106,6 +108,7 @@ class _RunningLogs:
         logs = {key: total / seen for key, total in self.sums.items()} if seen \
             else {"loss": float("nan")}
         logs.update(self.model.metric_results())
+        logs.update(self.results)
         return logs
 
 
@@ -169,8 +172,9 @@ def _validation_data(model, validation_data):
 def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose: int = 1,
         validation_split: float = 0.0, validation_data=None, shuffle: bool = True,
         callbacks=None, class_weight=None, sample_weight=None, initial_epoch: int = 0,
-        validation_batch_size: int | None = None) -> History:
-    """Train ``model`` (see :meth:`Model.fit`)."""
+        validation_batch_size: int | None = None, distributed: bool = False) -> History:
+    """Train ``model`` (see :meth:`Model.fit`); ``distributed``: on this process's share
+    of every batch (``models/data_parallel.py``)."""
     model._require_compiled("fit")
     verbose = 1 if verbose == "auto" else check_count(verbose, "verbose", 0)
     batch_size = _batch_size(batch_size)
@@ -188,11 +192,12 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
             raise ValueError("validation_split needs array inputs; pass validation_data "
                              "with a data loader.")
         data, val = data.split(validation_split)
-    steps = data.steps(batch_size)
+    plan = plan_for(model, distributed)
+    steps = plan.steps(data, batch_size)
     history = History()
-    cbs = CallbackList([*(callbacks or []), history], model,
+    cbs = CallbackList([*plan.callbacks(callbacks or []), history], model,
                        {"epochs": epochs, "steps": steps, "verbose": verbose})
-    progress = Progress(verbose, epochs, steps)
+    progress = Progress(plan.verbose(verbose), epochs, steps)
     model.stop_training = False
     model.history = history
     modes = [(m, m.training) for m in model.modules()]
@@ -202,34 +207,41 @@ def fit(model, x, y=None, batch_size: int | None = 32, epochs: int = 1, verbose:
     watch = _DivergenceWatch(cbs.callbacks)
     try:
         for epoch in range(initial_epoch, epochs):
+            plan.begin_epoch(model)
             cbs.on_epoch_begin(epoch)
-            logs, done = _train_epoch(model, data, batch_size, shuffle, cbs, progress, epoch,
-                                      watch)
+            logs, done = _train_epoch(model, plan.batches(data, batch_size, shuffle), cbs,
+                                      progress, epoch, plan, watch)
+            plan.end_training_pass(model)
             if val is not None:
-                val_logs = run_evaluation(model, val, validation_batch_size or batch_size)
+                val_logs = run_evaluation(model, val, validation_batch_size or batch_size, plan)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             progress.end_epoch(done, logs)
             cbs.on_epoch_end(epoch, logs)
+            plan.end_epoch(model)
             if model.stop_training:
                 break
+    except BaseException as error:
+        plan.failed(error)
+        raise
     finally:
         progress.close()
         for m, training in modes:
             object.__setattr__(m, "training", training)
         cbs.on_train_end(logs)
+    plan.end()
     return history
 
 
-def _train_epoch(model, data, batch_size: int, shuffle: bool, cbs: CallbackList,
-                 progress: Progress, epoch: int, watch: _DivergenceWatch) -> tuple[dict, int]:
-    """One pass over ``data``; returns the epoch's logs and the number of steps run."""
+def _train_epoch(model, batches: Iterator, cbs: CallbackList, progress: Progress, epoch: int,
+                 plan: OneProcess, watch: _DivergenceWatch) -> tuple[dict, int]:
+    """One pass over ``batches``; returns the epoch's logs and the number of steps run."""
     running = _RunningLogs(model)
     train_step = model.train_step
     batch_begin, batch_end = cbs.batch_begin, cbs.batch_end
     clock = time.perf_counter if progress.use_bar else None
     step = 0
     progress.start_epoch(epoch)
-    for xb, yb, wb in data.batches(batch_size, shuffle):
+    for xb, yb, wb in batches:
         for cb in batch_begin:
             cb.on_batch_begin(step, {"batch": step, "size": batch_length(xb)})
         step_logs = train_step(xb, yb, wb)
@@ -244,17 +256,22 @@ def _train_epoch(model, data, batch_size: int, shuffle: bool, cbs: CallbackList,
             now = clock()
             if progress.due(now):
                 progress.update(step, running.result(), now)
-        if model.stop_training:
+        if plan.stop_now(model, bool(batch_end)):
             break
+    batches.close()  # leaves the batch's shard (data/sharding.py) on an early stop
+    plan.merge(running)
     return running.result(), step
 
 
-def run_evaluation(model, data, batch_size: int) -> dict:
-    """Loss (batch-size-weighted mean) and metrics of ``model`` on ``data``."""
+def run_evaluation(model, data, batch_size: int, plan: OneProcess | None = None) -> dict:
+    """Loss (batch-size-weighted mean) and metrics of ``model`` on ``data`` (with a
+    data-parallel ``plan``, on this process's share, merged with the others')."""
+    plan = plan or OneProcess()
     running = _RunningLogs(model)
     with inference_mode(model):
-        for xb, yb, wb in data.batches(batch_size):
+        for xb, yb, wb in plan.evaluation_data(data).batches(batch_size):
             running.add(model.test_step(xb, yb, wb), batch_length(xb))
+    plan.merge(running)
     if running.seen == 0:
         raise ValueError("evaluate received no samples.")
     return running.result()

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from .. import process_group
 from ..autograd import Function, ShapeError
 
 
@@ -85,12 +86,12 @@ class BatchNorm(Function):
 
     def forward(self, x, gamma, beta, epsilon=1e-3, stats=None, axis=-1):
         if x.ndim < 2 or not -x.ndim <= axis < x.ndim:
-            raise ShapeError(f"BatchNorm: expected inputs with a batch axis and a channel "
-                             f"axis {axis}; received shape {x.shape}.")
+            raise ShapeError(f"{type(self).__name__}: expected inputs with a batch axis and "
+                             f"a channel axis {axis}; received shape {x.shape}.")
         view, reduced = channel_view(x.shape, axis)
-        _check_affine("BatchNorm", x, gamma, beta, axis)
+        _check_affine(type(self).__name__, x, gamma, beta, axis)
         rows = x.reshape(view)
-        xhat, inv, mean, var = _standardize(rows, reduced, epsilon)
+        xhat, inv, mean, var = self._standardize(rows, reduced, epsilon)
         if stats is not None:
             stats["mean"], stats["var"] = mean.reshape(-1), var.reshape(-1)
         self.reduced = reduced
@@ -105,8 +106,57 @@ class BatchNorm(Function):
         dx = None
         if self.needs_input_grad[0]:
             dxhat = g if gamma is None else g * gamma
-            dx = _standardize_backward(dxhat, xhat, inv, self.reduced).reshape(grad.shape)
+            dx = self._standardize_backward(dxhat, xhat, inv, self.reduced).reshape(grad.shape)
         return dx, dgamma, dbeta
+
+    # The statistics over ``axis`` (the reduced axes); SyncBatchNorm replaces these two.
+    def _standardize(self, x: np.ndarray, axis, epsilon: float) -> tuple:
+        return _standardize(x, axis, epsilon)
+
+    def _standardize_backward(self, dxhat: np.ndarray, xhat: np.ndarray, inv: np.ndarray,
+                              axis) -> np.ndarray:
+        return _standardize_backward(dxhat, xhat, inv, axis)
+
+
+class SyncBatchNorm(BatchNorm):
+    """Batch norm whose statistics are those of the global batch, spread over the
+    processes of ``process_group.current()`` (torch's SyncBatchNorm, Keras'
+    ``BatchNormalization(synchronized=True)``); with one process, BatchNorm itself.
+
+    Forward: every process shares its count n_r, mean m_r and M2_r (the sum of squared
+    deviations) per channel, and all combine them alike (Chan et al.): N = sum n_r,
+    mean = sum n_r m_r / N, var = (sum M2_r + sum n_r (m_r - mean)^2) / N.
+    Backward: the global loss is sum_r w_r L_r (w_r a process's gradient weight), so
+    dL/dy = w_r g on process r; with S1 = sum_r w_r sum dxhat and
+    S2 = sum_r w_r sum dxhat * xhat (one allreduce),
+    dx = inv * (dxhat - (S1 + xhat * S2) / N) / w_r on process r, and the optimizer's
+    weighted average then gives every weight the global batch's gradient.
+    """
+
+    def _standardize(self, x: np.ndarray, axis, epsilon: float) -> tuple:
+        mean = x.mean(axis=axis, keepdims=True)  # every process holds rows (fit sees to it)
+        centered = x - mean
+        m2 = (centered * centered).sum(axis=axis, keepdims=True)
+        shape = m2.shape
+        local = np.concatenate([[x.size // m2.size], mean.ravel(), m2.ravel()])
+        shared = process_group.current().allgather(local.astype(np.float64),
+                                                   "SyncBatchNorm statistics")
+        counts, means, m2s = shared[:, :1], shared[:, 1:1 + m2.size], shared[:, 1 + m2.size:]
+        self.total = counts.sum()
+        mean = (counts * means).sum(axis=0) / self.total
+        var = (m2s.sum(axis=0) + (counts * (means - mean) ** 2).sum(axis=0)) / self.total
+        mean, var = (a.reshape(shape).astype(x.dtype) for a in (mean, var))
+        inv = 1.0 / np.sqrt(var + x.dtype.type(epsilon))
+        return (x - mean) * inv, inv, mean, var
+
+    def _standardize_backward(self, dxhat: np.ndarray, xhat: np.ndarray, inv: np.ndarray,
+                              axis) -> np.ndarray:
+        weight = process_group.gradient_weight()
+        sums = np.stack([dxhat.sum(axis=axis, keepdims=True),
+                         (dxhat * xhat).sum(axis=axis, keepdims=True)]) * weight
+        process_group.current().allreduce(sums, "SyncBatchNorm gradients")
+        scale = dxhat.dtype.type(1.0 / (weight * self.total))
+        return inv * (dxhat - (sums[0] + xhat * sums[1]).astype(dxhat.dtype) * scale)
 
 
 class LayerNorm(Function):
