@@ -13,7 +13,8 @@ time_interleaved``), torch on ``torch.set_num_threads(n)`` and chainrule inside
 ratio of the medians and its spread: the lowest and highest ratio of the per-block
 medians; and the ratio of the median CPU times of the process (less sensitive to other
 jobs on the machine, but it counts idle threads that spin). Writes ``<out>.csv`` and
-``<out>.png`` (default ``docs/img/scaling``) and prints a Markdown table.
+``<out>.png`` (default: the repository's ``docs/img/scaling``, from any folder) and
+prints a Markdown table.
 
 Run:  python benchmarks/bench_curves.py --quick     # a few minutes
       python benchmarks/bench_curves.py             # the fuller run (more sizes, repeats)
@@ -120,7 +121,9 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, help="alternating blocks (default 5, quick 3)")
     parser.add_argument("--only", choices=list(SWEEPS), action="append",
                         help="run only this workload (repeatable)")
-    parser.add_argument("--out", default="docs/img/scaling", help="path stem of .csv/.png")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "docs"
+                                             / "img" / "scaling"),
+                        help="path stem of .csv/.png (default: the repository's docs/img/scaling)")
     parser.add_argument("--replot", action="store_true",
                         help="measure nothing: redraw the plot and table from <out>.csv")
     args = parser.parse_args()
