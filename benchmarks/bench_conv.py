@@ -26,6 +26,7 @@ import statistics
 import time
 
 import numpy as np
+from bench_training import lenet
 
 import chainrule as cr
 from chainrule.ops.conv import Conv2d
@@ -112,46 +113,6 @@ def torch_cases(torch, x: np.ndarray, params: list[np.ndarray]) -> dict:
             "conv2": (forward(conv2), forward_backward(conv2))}
 
 
-def lenet_steps(torch, size: int, batch: int) -> dict:
-    """One LeNet training step at ``size`` x ``size`` x 1 in chainrule (and torch): {name: fn}."""
-    rng = np.random.default_rng(0)
-    x = rng.random((batch, size, size, 1), dtype=np.float32)
-    y = rng.integers(0, 10, batch).astype(np.int64)
-    cr.manual_seed(0)
-    L = cr.layers
-    model = cr.models.Sequential([
-        L.Conv2D(6, 5, activation="relu", input_shape=(size, size, 1)), L.MaxPooling2D(2),
-        L.Conv2D(16, 5, activation="relu"), L.MaxPooling2D(2), L.Flatten(),
-        L.Dense(120, activation="relu"), L.Dense(84, activation="relu"), L.Dense(10)])
-    optimizer = cr.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    xt, yt = cr.tensor(x), cr.tensor(y)
-
-    def chainrule_step():
-        optimizer.zero_grad()
-        cr.functional.cross_entropy(model(xt), yt).backward()
-        optimizer.step()
-
-    steps = {"chainrule": chainrule_step}
-    if torch is None:
-        return steps
-    nn = torch.nn
-    flat = 16 * ((size - 4) // 2 - 4) // 2 * (((size - 4) // 2 - 4) // 2)
-    net = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                        nn.Linear(flat, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-                        nn.Linear(84, 10))
-    torch_opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    xs, ys = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))), torch.from_numpy(y)
-
-    def torch_step():
-        torch_opt.zero_grad()
-        nn.functional.cross_entropy(net(xs), ys).backward()
-        torch_opt.step()
-
-    steps["torch"] = torch_step
-    return steps
-
-
 def time_blocks(fns: dict, blocks: int, per_block: int, pause: float = 0.3) -> dict:
     """{name: (wall samples, cpu samples)}: each block's median wall and process-CPU step time
     (seconds); the functions take turns block by block after a pause and two warm-ups."""
@@ -179,7 +140,8 @@ def train_table(torch, sizes: list[int], batch: int, blocks: int, per_block: int
     print("|---|--:|--:|--:|--:|--:|--:|--|")
     for size in sizes:
         load = os.getloadavg()[0]
-        samples = time_blocks(lenet_steps(torch, size, batch), blocks, per_block)
+        steps = {k: v for k, v in lenet(size, batch).items() if k in ('chainrule', 'torch')}
+        samples = time_blocks(steps, blocks, per_block)
         med = {name: [statistics.median(s) * 1e3 for s in pair]
                for name, pair in samples.items()}
         ours = med["chainrule"]

@@ -144,11 +144,12 @@ def mlp(batch: int) -> dict[str, Callable[[], object]]:
     return steps
 
 
-def lenet(size: int = 28) -> dict[str, Callable[[], object]]:
-    """LeNet on ``size`` x ``size`` x 1 images (28 in the table; bench_curves.py varies it)."""
+def lenet(size: int = 28, batch: int = 64) -> dict[str, Callable[[], object]]:
+    """LeNet on ``size`` x ``size`` x 1 images (28 in the table; bench_curves.py and
+    bench_conv.py --train vary it)."""
     rng = np.random.default_rng(0)
-    x = rng.random((64, size, size, 1), dtype=np.float32)
-    y = _classes(10, 64, rng)
+    x = rng.random((batch, size, size, 1), dtype=np.float32)
+    y = _classes(10, batch, rng)
     cr.manual_seed(0)
     L = cr.layers
     model = cr.models.Sequential([
