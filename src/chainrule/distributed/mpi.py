@@ -28,6 +28,7 @@ DEFAULT_TIMEOUT = 20.0  # seconds a collective may wait for the slowest process
 SPIN_SECONDS = 5e-5  # measured on 2 loaded cores: 2-rank epochs 20-40% faster than
 YIELD_SECONDS = 0.02  # spinning 2 ms between naps (benchmarks/bench_distributed.py workers)
 NAP_SECONDS = 0.001
+ABORT_GRACE_SECONDS = 0.5  # for the failure message to reach mpiexec before Abort
 _yield = getattr(os, "sched_yield", lambda: time.sleep(0))
 LAUNCHER_SIZES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "SLURM_NTASKS")
 
@@ -65,6 +66,10 @@ class MPIGroup(ProcessGroup):
         sys.stdout.flush()
         sys.stderr.write(message.rstrip("\n") + "\n")
         sys.stderr.flush()
+        # mpiexec forwards each process's output through its own proxy; Abort tears the
+        # job down at once and can drop a message still in transit (seen once in CI,
+        # under load): give the proxy a moment to pass it on
+        time.sleep(ABORT_GRACE_SECONDS)
         self.comm.Abort(1)
         os._exit(1)  # Abort does not return; this is for an MPI that lets it
 
