@@ -160,14 +160,22 @@ def parts(epochs: int) -> None:
     if done.returncode != 0:
         sys.exit(f"--parts failed:\n{done.stdout}{done.stderr}")
     print("\n".join(machine_lines()))
-    for line in sorted(done.stdout.strip().splitlines()):
-        r = json.loads(line)
+    for r in sorted(_json_objects(done.stdout), key=lambda r: r["rank"]):
         epochs_text = ", ".join(f"{t:.3f} s ({c:.3f} s in collectives)" for t, c in r["epochs"])
         print(f"rank {r['rank']}: allreduce of {r['floats']:,} float32: blocking "
               f"{r['blocking_ms']:.2f} ms, chainrule {r['chainrule_ms']:.2f} ms; "
               f"MLP epochs at B/2: {epochs_text}")
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"load average at the end: {load}")
+
+
+def _json_objects(text: str) -> list[dict]:
+    """The JSON objects in ``text``: mpiexec may join two ranks' lines into one."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while (at := text.find("{", at)) >= 0:
+        obj, at = decoder.raw_decode(text, at)
+        found.append(obj)
+    return found
 
 
 def mpiexec() -> str:
