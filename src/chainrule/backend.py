@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -186,46 +185,3 @@ def parallel_map(fn: Callable, items: Sequence) -> list:
     for w, share in enumerate(shares):
         results[w::workers] = share
     return results
-
-
-# ---------------------------------------------------------------- compiled kernels
-# An opt-in: numba kernels for im2col, col2im, max pooling and the fused ReLU's backward
-# (``chainrule.kernels``, the ``fast`` extra). Nothing is imported or compiled until the
-# caller opts in; without it the ops run their NumPy code.
-
-COMPILED_KERNELS_ENV = "CHAINRULE_COMPILED_KERNELS"
-_kernels = None  # the chainrule.kernels module, once opted in
-_kernels_env_read = False
-
-
-def use_compiled_kernels(enable: bool = True) -> None:
-    """Opt in (or back out) of the compiled convolution and pooling kernels.
-
-    They need numba (``pip install 'chainrule[fast]'``); each compiles on its first call
-    for each layer shape (about a second; numba's disk cache makes later processes
-    faster, see ``chainrule.kernels.cache_dir``). They run on as many threads as NumPy's
-    BLAS may use (``limit_blas_threads``). Setting the environment variable
-    ``CHAINRULE_COMPILED_KERNELS=1`` opts in at the first convolution instead.
-    """
-    global _kernels, _kernels_env_read
-    _kernels_env_read = True  # an explicit call wins over the environment
-    if not enable:
-        _kernels = None
-        return
-    try:
-        from . import kernels
-    except ImportError as err:
-        raise ImportError(f"use_compiled_kernels(True) needs numba, which could not be "
-                          f"imported ({err}); install it with `pip install "
-                          f"'chainrule[fast]'`.") from err
-    _kernels = kernels
-
-
-def compiled_kernels():
-    """The ``chainrule.kernels`` module, set to :func:`batch_workers` threads, when the
-    caller opted in (:func:`use_compiled_kernels` or the environment variable); else None."""
-    if not _kernels_env_read:
-        use_compiled_kernels(os.environ.get(COMPILED_KERNELS_ENV, "") not in ("", "0"))
-    if _kernels is not None:
-        _kernels.set_threads(batch_workers())
-    return _kernels

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function, ShapeError
-from ..backend import batch_workers, compiled_kernels, parallel_map
+from ..backend import batch_workers, parallel_map
 
 
 def normalize_tuple(value, n: int, name: str, op: str) -> tuple:
@@ -178,25 +178,6 @@ def col2im(grad2d: np.ndarray, kernel2d: np.ndarray, padded_shape: tuple, window
     return dxp.reshape(c, n, hp, wp).transpose(1, 2, 3, 0)
 
 
-def im2col_compiled(kernels, xp: np.ndarray, window: tuple, out_hw: tuple, strides: tuple,
-                    dilation: tuple, ones_column: bool = False) -> np.ndarray:
-    """:func:`im2col` by the compiled kernels (``chainrule.kernels``, an opt-in): the same
-    (N*OH*OW, kh*kw*C [+ 1]) matrix, row-major, written in one threaded pass."""
-    (kh, kw), c = window, xp.shape[3]
-    cols = np.empty((xp.shape[0] * math.prod(out_hw), kh * kw * c + ones_column), xp.dtype)
-    kernels.im2col_kernel(kh, kw, c, dilation[1])(np.ascontiguousarray(xp), cols, *strides,
-                                                  dilation[0], *out_hw)
-    return cols
-
-
-def col2im_compiled(kernels, grad2d: np.ndarray, kernel2d: np.ndarray, dxp: np.ndarray,
-                    window: tuple, out_hw: tuple, strides: tuple, dilation: tuple) -> None:
-    """:func:`col2im` by the compiled kernels, into ``dxp`` (N, Hp, Wp, C), C-contiguous:
-    the column gradient ``kernel @ G^T`` (one GEMM) gathered back in one threaded pass."""
-    kernels.col2im_kernel(*window, dxp.shape[3])(kernel2d @ grad2d.T, dxp, *strides,
-                                                 *dilation, *out_hw)
-
-
 # ---------------------------------------------------------------- textbook references
 # The two functions above, written the way a textbook does: one loop over output
 # positions and kernel taps, batch and channels at once. Slow; tests check the fast
@@ -302,7 +283,6 @@ class Conv2d(Function):
         if bias is not None:  # the bias as one more kernel row, against the ones column
             kernel2d = np.concatenate([kernel2d, bias.reshape(1, cout).astype(kernel2d.dtype)])
         self.geometry = (x.shape, xp.shape, pads, (kh, kw), out_hw, strides, dilation)
-        self.kernels = compiled_kernels()  # None: the NumPy kernels (the default)
         out = np.empty((n, *out_hw, cout), dtype=np.result_type(xp, kernel2d))
 
         def convolve(part):  # a chunk's columns stay in cache from the copy to the ReLU
@@ -313,7 +293,7 @@ class Conv2d(Function):
                 np.maximum(out2d, 0, out=out2d)
             return cols
 
-        cols = self._map(convolve, self._chunks(n, kernel2d))
+        cols = parallel_map(convolve, self._chunks(n, kernel2d))
         # One chunk (a small batch): keep its columns for backward, as cheap as recomputing
         # them would be; several: backward recomputes each, in cache (docs/performance.md).
         self.save_for_backward(xp, kernel2d, out if activation == "relu" else None,
@@ -324,26 +304,10 @@ class Conv2d(Function):
         """Batch chunks for this op's column matrix (kernel2d's rows columns a position)."""
         return batch_chunks(n, math.prod(self.geometry[4]) * kernel2d.nbytes // kernel2d.shape[1])
 
-    def _map(self, fn, chunks):
-        """Over the batch chunks: NumPy's kernels share them out over the batch workers;
-        the compiled ones take them in turn, each one threaded inside."""
-        return parallel_map(fn, chunks) if self.kernels is None else [fn(c) for c in chunks]
-
     def _columns(self, xp_part, ones_column):
         """im2col of a batch chunk of the padded input (geometry as recorded by forward)."""
         _, _, _, window, out_hw, strides, dilation = self.geometry
-        if self.kernels is not None:
-            return im2col_compiled(self.kernels, xp_part, window, out_hw, strides, dilation,
-                                   ones_column=ones_column)
         return im2col(xp_part, window, out_hw, strides, dilation, ones_column=ones_column)
-
-    def _relu_grad(self, grad2d, out2d):
-        """grad2d where the fused ReLU's output out2d is positive, else 0."""
-        if self.kernels is None:
-            return grad2d * (out2d > 0)
-        masked = np.empty(grad2d.shape, grad2d.dtype)
-        self.kernels.relu_grad(np.ascontiguousarray(grad2d), out2d, masked)
-        return masked
 
     def backward(self, grad):
         xp, kernel2d, out, kept = self.saved
@@ -358,11 +322,8 @@ class Conv2d(Function):
             """dxp for the chunk (written in place) and its share of [dkernel; dbias]."""
             grad2d = grad[part].reshape(-1, cout)
             if out is not None:  # the fused ReLU: no gradient where its output is 0
-                grad2d = self._relu_grad(grad2d, out[part].reshape(-1, cout))
-            if needs_x and self.kernels is not None:
-                col2im_compiled(self.kernels, grad2d, kernel2d[:size], dxp[part], window,
-                                out_hw, strides, dilation)
-            elif needs_x:
+                grad2d = grad2d * (out[part].reshape(-1, cout) > 0)
+            if needs_x:
                 dxp[part] = col2im(grad2d, kernel2d[:size], (part.stop - part.start,
                                    *padded_shape[1:]), window, out_hw, strides, dilation)
             if needs_kernel or needs_bias:  # one GEMM gives both: dbias is the ones row
@@ -370,7 +331,7 @@ class Conv2d(Function):
                 return cols.T @ grad2d
             return None
 
-        shares = self._map(backpropagate, self._chunks(padded_shape[0], kernel2d))
+        shares = parallel_map(backpropagate, self._chunks(padded_shape[0], kernel2d))
         dboth = sum(shares[1:], start=shares[0]) if needs_kernel or needs_bias else None
         dx = np.ascontiguousarray(crop_spatial(dxp, pads, x_shape)) if needs_x else None
         dkernel = dboth[:size].reshape(*window, -1, cout) if needs_kernel else None

@@ -23,7 +23,7 @@ write both backwards as a plain loop over windows; tests check the ops against t
 import numpy as np
 
 from ..autograd import Function, ShapeError
-from ..backend import compiled_kernels, parallel_map
+from ..backend import parallel_map
 from .conv import (
     batch_chunks,
     crop_spatial,
@@ -92,12 +92,6 @@ class MaxPool2d(_Pool2d):
         lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         xp = pad_spatial(x, pads, lowest)  # padding never wins a max
         out = np.empty((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype)
-        self.kernels = compiled_kernels()
-        if self.kernels is not None:  # one threaded pass, recording each window's argmax
-            where = np.empty(out.shape, np.int32)
-            self.kernels.max_pool_kernel(*pool, x.shape[3])(xp, out, where, *strides)
-            self.save_for_backward(xp, out, where)
-            return out
 
         def take_max(part):  # each chunk of the batch on its own (see backend.parallel_map)
             offsets = window_offsets(pool, strides, out_hw)
@@ -107,17 +101,12 @@ class MaxPool2d(_Pool2d):
                 np.maximum(out[part], xp[part, rows, cols], out=out[part])
 
         parallel_map(take_max, batch_chunks(x.shape[0], xp[:1].nbytes))
-        self.save_for_backward(xp, out, None)
+        self.save_for_backward(xp, out)
         return out
 
     def backward(self, grad):
-        xp, out, where = self.saved
+        xp, out = self.saved
         x_shape, pads, pool, strides, out_hw = self.geometry
-        if where is not None:  # the compiled kernels: each gradient to its recorded argmax
-            dxp = np.empty(xp.shape, np.result_type(grad, xp))
-            self.kernels.max_pool_backward(np.ascontiguousarray(grad), where, dxp,
-                                           pool[1], *strides)
-            return np.ascontiguousarray(crop_spatial(dxp, pads, x_shape))
         disjoint = all(s >= p for s, p in zip(strides, pool))  # windows never overlap
         # One pass per window offset stays fastest: a first-maximum mask multiplied by the
         # broadcast gradient in one op, or whole-row passes over tiles, measured slower
