@@ -12,10 +12,16 @@ follows::
     geography (N, 1) -> Embedding(3, 2) -> Flatten (N, 2) -+-> Concatenate (N, 11)
         -> Dense(6, relu) -> Dense(6, relu) -> Dense(1, sigmoid)
 
-Everything else is the churn walkthrough's recipe: the same 80/20 split, "uniform"
-initial weights, Adam on binary cross-entropy, 50 epochs in batches of 10, the
-same new customer (France). :func:`compare_over_seeds` trains both models over the
-churn walkthrough's seeds (0-6) and compares their test accuracy, mean and per seed.
+The Dense layers start from Keras' default, ``glorot_uniform``, not the tutorial's
+"uniform" (+-0.05): from that tiny start the six hidden units learn nearly one
+direction (the second layer's activations span 1-3 directions of 6) and training
+stalls at a loss of about 0.40 on most seeds (the one-hot Sequential's too), where Glorot's
+scale keeps the units apart and every seed reaches about 0.33 (how this was
+chosen: the comment above :func:`two_input_model`). Everything else is the churn
+walkthrough's recipe: the same 80/20 split, Adam on binary cross-entropy, 50 epochs
+in batches of 10, the same new customer (France). :func:`compare_over_seeds` trains
+both models over the churn walkthrough's seeds (0-6) and compares their test
+accuracy, mean and per seed.
 
     python examples/churn_functional.py [--epochs 50] [--seed 0] [--compare] [--out DIR]
 """
@@ -65,6 +71,17 @@ def geography_ids(X: np.ndarray) -> np.ndarray:
     return (X[:, 0] + 2 * X[:, 1]).astype(np.int64)[:, None]
 
 
+# How the initializer was chosen, without the test set: train on the first 80% of
+# X_train, score on its last 20% (1,600 rows), seeds 100-106, the full recipe; rule set
+# before measuring: highest mean validation accuracy (within 0.002, prefer Keras'
+# default). Mean (min) validation accuracy; "rank": directions hidden_2 spans (of 6).
+#   one-hot Sequential as in churn ("uniform")         0.8328 (0.8263)
+#   this model, "uniform" Dense and Embedding          0.8362 (0.8281)  rank 1-3
+#   + Embedding drawn N(0, 1), like standardised columns 0.8402 (0.8269)  rank 1-4
+#   + he_uniform hidden layers, glorot_uniform output  0.8533 (0.8425)  rank 5-6
+#   + glorot_uniform Dense (Keras' default): chosen    0.8575 (0.8525)  rank 5-6
+# The gain is the initializer's, not the embedding's: the one-hot Sequential with
+# glorot_uniform scores 0.8560 (0.8519) on the same protocol; churn keeps the tutorial's.
 def two_input_model() -> cr.Model:
     """numeric (N, 9) and geography id (N, 1) -> P(leaves) (N, 1), compiled."""
     numeric = cr.Input(shape=(9,), name="numeric")
@@ -72,9 +89,12 @@ def two_input_model() -> cr.Model:
     country = Flatten(name="country_vector")(
         Embedding(len(GEOGRAPHIES), EMBEDDING_DIM, name="country_embedding")(geography))
     x = Concatenate(name="features")([numeric, country])
-    x = Dense(units=6, kernel_initializer="uniform", activation="relu", name="hidden_1")(x)
-    x = Dense(units=6, kernel_initializer="uniform", activation="relu", name="hidden_2")(x)
-    leaves = Dense(units=1, kernel_initializer="uniform", activation="sigmoid", name="leaves")(x)
+    x = Dense(units=6, kernel_initializer="glorot_uniform", activation="relu",
+              name="hidden_1")(x)
+    x = Dense(units=6, kernel_initializer="glorot_uniform", activation="relu",
+              name="hidden_2")(x)
+    leaves = Dense(units=1, kernel_initializer="glorot_uniform", activation="sigmoid",
+                   name="leaves")(x)
     model = cr.Model(inputs=[numeric, geography], outputs=leaves, name="churn_two_inputs")
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     return model
