@@ -47,20 +47,22 @@ GEOGRAPHIES = ("France", "Germany", "Spain")
 EMBEDDING_DIM = 2
 
 KEY_NUMBERS = {"test_accuracy": "accuracy", "p_new_customer_leaves": "probability"}
-# Bars set before measuring, then what seed 0 printed (50 epochs: 0.8440; --quick,
-# 5 epochs: 0.8335).
+# Bars set before measuring, then what seed 0 printed (50 epochs: 0.8580; --quick,
+# 5 epochs: 0.8260).
 EXPECTED = (at_least("accuracy", 0.83), at_most("probability", 0.5),
-            near("accuracy", 0.844, 0.005, quote="0.8440"))
+            near("accuracy", 0.858, 0.005, quote="0.8580"))
 EXPECTED_QUICK = (at_least("accuracy", 0.80), at_most("probability", 0.5),
-                  near("accuracy", 0.8335, 0.005, quote="0.8335"))
+                  near("accuracy", 0.826, 0.005, quote="0.8260"))
 # The bar, set before measuring: over the churn walkthrough's seeds (0-6), same
-# recipe and budget, the mean test accuracy of this model is at least the one-hot
+# split and budget, the mean test accuracy of this model is at least the one-hot
 # Sequential's (margin >= 0). Per-seed differences are reported, not required.
-# It is NOT met: measured 0.8409 against 0.8449, short by 0.0040 (ahead on 1 seed of
-# 7; per seed: +0.0045, -0.0015, -0.0005, -0.0250, -0.0005, -0.0015, -0.0035).
+# It is met: measured 0.8615 against 0.8449, ahead by 0.0166 (ahead on 6 seeds of 7;
+# per seed: +0.0185, +0.0205, +0.0245, -0.0005, +0.0205, +0.0120, +0.0205), in the one
+# run over seeds 0-6 made after the initializer was chosen. With the tutorial's
+# "uniform" init it was not: 0.8409, short by 0.0040.
 SEED_BAR = (at_least("mean_margin", 0.0),)
 # What compare_over_seeds() printed, pinned.
-SEED_EXPECTED = (near("mean_functional", 0.8409, 0.003, quote="0.8409"),
+SEED_EXPECTED = (near("mean_functional", 0.8615, 0.003, quote="0.8615"),
                  near("mean_sequential", 0.8449, 0.003, quote="0.8449"),
                  at_least("min_functional", 0.83))
 
