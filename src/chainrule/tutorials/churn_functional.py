@@ -74,9 +74,9 @@ def geography_ids(X: np.ndarray) -> np.ndarray:
 
 
 # How the initializer was chosen, without the test set: train on the first 80% of
-# X_train, score on its last 20% (1,600 rows), seeds 100-106, the full recipe; rule set
-# before measuring: highest mean validation accuracy (within 0.002, prefer Keras'
-# default). Mean (min) validation accuracy; "rank": directions hidden_2 spans (of 6).
+# X_train, score on its last 20% (1,600 rows), seeds 100-106, the full recipe; rule:
+# highest mean validation accuracy (within 0.002, prefer Keras' default). Mean (min)
+# validation accuracy; "rank": directions hidden_2's activations span (of 6).
 #   one-hot Sequential as in churn ("uniform")         0.8328 (0.8263)
 #   this model, "uniform" Dense and Embedding          0.8362 (0.8281)  rank 1-3
 #   + Embedding drawn N(0, 1), like standardised columns 0.8402 (0.8269)  rank 1-4
