@@ -128,10 +128,12 @@ def im2col(xp: np.ndarray, window: tuple, out_hw: tuple, strides: tuple,
 CHUNK_BYTES = 4 * 2**20  # column matrix per batch chunk: stays in cache (tuned on LeNet)
 
 
-def batch_chunks(n: int, bytes_per_image: int) -> list:
-    """Slices of the batch axis, each holding about CHUNK_BYTES of column matrix, and at
-    least two per batch worker when there are several (see ``backend.parallel_map``)."""
-    step = max(1, CHUNK_BYTES // max(bytes_per_image, 1))
+def batch_chunks(n: int, bytes_per_image: int, chunk_bytes: int | None = None) -> list:
+    """Slices of the batch axis, each holding about ``chunk_bytes`` (default CHUNK_BYTES)
+    of working array, and at least two per batch worker when there are several (see
+    ``backend.parallel_map``)."""
+    chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    step = max(1, chunk_bytes // max(bytes_per_image, 1))
     workers = batch_workers()
     if workers > 1:
         step = min(step, -(-n // (2 * workers)))
