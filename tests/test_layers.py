@@ -19,6 +19,7 @@ from chainrule.layers import (
     MaxPooling2D,
     Reshape,
 )
+from chainrule.ops.linalg import Linear
 
 if HAS_TORCH:
     import torch.nn.functional as TF
@@ -175,3 +176,26 @@ def test_fused_linear_matches_matmul_plus_bias(shapes):
         return y if b is None else y + b
 
     check_op(shapes, lambda *a: cr.functional.linear(*a), ref)
+
+
+@pytest.mark.parametrize("shapes", [[(6, 4), (4, 3), (3,)], [(2, 5, 4), (4, 3), None]])
+def test_linear_with_fused_relu_equals_linear_then_relu(shapes):
+    """Values and every gradient as linear followed by cr.relu; a Dense with
+    activation="relu" runs as one Linear node, a custom ReLU does not."""
+    rng = np.random.default_rng(0)
+    arrays = [None if s is None else rng.standard_normal(s) for s in shapes]
+    grad = rng.standard_normal((*shapes[0][:-1], 3))
+    results = []
+    for fused in (False, True):
+        leaves = [None if a is None else cr.tensor(a, requires_grad=True) for a in arrays]
+        y = cr.functional.linear(*leaves, activation="relu" if fused else None)
+        y = y if fused else cr.relu(y)
+        y.backward(grad)
+        results.append([y.data] + [t.grad.data for t in leaves if t is not None])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    x = cr.tensor(arrays[0])
+    assert type(Dense(3, activation="relu")(x)._ctx) is Linear
+    assert type(Dense(3, activation=lambda t: t.relu())(x)._ctx) is not Linear
+    with pytest.raises(ValueError, match="`activation` of `Linear`.*'tanh'"):
+        cr.functional.linear(x, np.ones((4, 3)), activation="tanh")
