@@ -6,6 +6,7 @@ from helpers import HAS_TORCH, torch
 from layer_helpers import check_layer
 
 import chainrule as cr
+import chainrule.ops.linalg as linalg_ops
 from chainrule.layers import (
     Activation,
     AveragePooling2D,
@@ -176,6 +177,27 @@ def test_fused_linear_matches_matmul_plus_bias(shapes):
         return y if b is None else y + b
 
     check_op(shapes, lambda *a: cr.functional.linear(*a), ref)
+
+
+@pytest.mark.parametrize("shape,activation", [((7, 4), "relu"), ((3, 5, 4), None),
+                                              ((2, 4), "relu")])
+def test_linear_split_over_two_batch_workers_equals_one(monkeypatch, shape, activation):
+    """Rows in one block per worker (two BLAS threads, SPLIT_ROWS lowered): the values
+    and gradients of the single GEMM."""
+    monkeypatch.setattr(linalg_ops, "SPLIT_ROWS", 1)
+    rng = np.random.default_rng(len(shape))
+    arrays = [rng.standard_normal(shape), rng.standard_normal((4, 3)), rng.standard_normal(3)]
+    grad = rng.standard_normal((*shape[:-1], 3))
+    results = []
+    for threads in (1, 2):
+        leaves = [cr.tensor(a, requires_grad=True) for a in arrays]
+        with cr.backend.limit_blas_threads(threads):
+            assert len(linalg_ops.row_blocks(int(np.prod(shape[:-1])))) == threads
+            y = cr.functional.linear(*leaves, activation=activation)
+            y.backward(grad)
+        results.append([y.data] + [t.grad.data for t in leaves])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("shapes", [[(6, 4), (4, 3), (3,)], [(2, 5, 4), (4, 3), None]])

@@ -1,9 +1,12 @@
 """Matrix multiplication (batched and broadcasting, as ``np.matmul``) and the dense
 layer's fused ``x @ kernel + bias``."""
 
+import functools
+
 import numpy as np
 
 from ..autograd import Function, unbroadcast
+from ..backend import batch_workers, parallel_map
 from .activation import check_fused_activation, relu_backward
 
 
@@ -42,6 +45,14 @@ class Linear(Function):
     x (..., in), W (in, out), b (out,) or None -> (..., out). ``activation="relu"``
     applies max(y, 0) in place (a ``Dense(activation="relu")`` runs this way): no
     second output array and no second node.
+
+    x is one (rows, in) matrix: one GEMM (np.matmul on a stack of matrices against
+    one kernel ran 7x slower, (32, 64, 128) @ (128, 512) float32). With several batch
+    workers and at least SPLIT_ROWS rows for each, the rows are cut into one block
+    per worker, each a single-threaded GEMM (bias and ReLU on its block while in
+    cache) on ``backend.parallel_map``; dW and db add the blocks' shares. On 2 cores
+    that beat OpenBLAS' own threads, whose waiting threads spin on the cores the
+    other kernels need (docs/performance.md, "A Transformer block").
     """
 
     @classmethod
@@ -50,26 +61,50 @@ class Linear(Function):
         return super().apply(x, kernel, bias, activation=activation)
 
     def forward(self, x, kernel, bias=None, activation=None):
-        # (..., in) as one (rows, in) matrix: one GEMM. np.matmul on a stack of
-        # matrices against one kernel ran 7x slower ((32, 64, 128) @ (128, 512), float32).
-        y = np.matmul(x.reshape(-1, x.shape[-1]), kernel) if x.ndim > 2 else np.matmul(x, kernel)
-        if bias is not None:
-            y += bias
-        if activation == "relu":
-            np.maximum(y, 0, out=y)
+        rows = x.reshape(-1, x.shape[-1])
+        y = np.empty((len(rows), kernel.shape[-1]), dtype=np.result_type(rows, kernel))
+
+        def multiply(part):
+            block = np.matmul(rows[part], kernel, out=y[part])
+            if bias is not None:
+                block += bias
+            if activation == "relu":
+                np.maximum(block, 0, out=block)
+
+        self.parts = row_blocks(len(rows))
+        parallel_map(multiply, self.parts)
         self.save_for_backward(x, kernel, y if activation == "relu" else None)
-        return y.reshape(*x.shape[:-1], kernel.shape[-1]) if x.ndim > 2 else y
+        return y.reshape(*x.shape[:-1], kernel.shape[-1])
 
     def backward(self, grad):
         x, kernel, out = self.saved
-        if out is not None:  # the fused ReLU: no gradient where its output is 0
-            grad = relu_backward(grad.reshape(out.shape), out)
-        rows = grad.reshape(-1, grad.shape[-1])
-        gx = None
-        if self.needs_input_grad[0]:
-            gx = (rows @ kernel.T).reshape(x.shape) if x.ndim > 2 else np.matmul(grad, kernel.T)
-        gw = x.reshape(-1, x.shape[-1]).T @ rows if self.needs_input_grad[1] else None
-        gb = None
-        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            gb = np.ones(len(rows), dtype=rows.dtype) @ rows  # a GEMV beats sum(axis=0)
-        return gx, gw, gb
+        rows, grads = x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1])
+        needs_x, needs_kernel = self.needs_input_grad[:2]
+        needs_bias = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
+        gx = np.empty(rows.shape, dtype=np.result_type(grads, kernel)) if needs_x else None
+
+        def backpropagate(part):
+            g = grads[part] if out is None else relu_backward(grads[part], out[part])
+            if needs_x:
+                np.matmul(g, kernel.T, out=gx[part])
+            # db as a GEMV against ones: faster than sum(axis=0)
+            return (rows[part].T @ g if needs_kernel else None,
+                    np.ones(len(g), dtype=g.dtype) @ g if needs_bias else None)
+
+        shares = parallel_map(backpropagate, self.parts)
+        gw, gb = (functools.reduce(np.add, s) if s[0] is not None else None
+                  for s in zip(*shares))
+        return None if gx is None else gx.reshape(x.shape), gw, gb
+
+
+SPLIT_ROWS = 256  # rows per batch worker from which Linear splits its GEMMs over the workers
+
+
+def row_blocks(rows: int) -> list:
+    """One slice of the rows per batch worker when each gets SPLIT_ROWS or more; else the
+    whole as one block (run inline by parallel_map)."""
+    workers = batch_workers()
+    if workers <= 1 or rows < workers * SPLIT_ROWS:
+        return [slice(None)]
+    step = -(-rows // workers)
+    return [slice(start, min(start + step, rows)) for start in range(0, rows, step)]
