@@ -185,6 +185,7 @@ def test_linear_split_over_two_batch_workers_equals_one(monkeypatch, shape, acti
     """Rows in one block per worker (two BLAS threads, SPLIT_ROWS lowered): the values
     and gradients of the single GEMM."""
     monkeypatch.setattr(linalg_ops, "SPLIT_ROWS", 1)
+    monkeypatch.setattr(linalg_ops, "SPLIT_WORK", 1)
     rng = np.random.default_rng(len(shape))
     arrays = [rng.standard_normal(shape), rng.standard_normal((4, 3)), rng.standard_normal(3)]
     grad = rng.standard_normal((*shape[:-1], 3))
@@ -192,7 +193,7 @@ def test_linear_split_over_two_batch_workers_equals_one(monkeypatch, shape, acti
     for threads in (1, 2):
         leaves = [cr.tensor(a, requires_grad=True) for a in arrays]
         with cr.backend.limit_blas_threads(threads):
-            assert len(linalg_ops.row_blocks(int(np.prod(shape[:-1])))) == threads
+            assert len(linalg_ops.row_blocks(int(np.prod(shape[:-1])), 12)) == threads
             y = cr.functional.linear(*leaves, activation=activation)
             y.backward(grad)
         results.append([y.data] + [t.grad.data for t in leaves])

@@ -48,11 +48,11 @@ class Linear(Function):
 
     x is one (rows, in) matrix: one GEMM (np.matmul on a stack of matrices against
     one kernel ran 7x slower, (32, 64, 128) @ (128, 512) float32). With several batch
-    workers, at least SPLIT_ROWS rows for each and a kernel of at most SPLIT_KERNEL
-    entries, the rows are cut into one block per worker, each a single-threaded GEMM
-    (bias and ReLU on its block while in cache) on ``backend.parallel_map``; dW and db
-    add the blocks' shares. On 2 cores that beat OpenBLAS' own threads in the
-    Transformer block (docs/performance.md, "A Transformer block").
+    workers, at least SPLIT_ROWS rows for each, a kernel of at most SPLIT_KERNEL
+    entries and at least SPLIT_WORK multiply-adds, the rows are cut into one block per
+    worker, each a single-threaded GEMM (bias and ReLU on its block while in cache) on
+    ``backend.parallel_map``; dW and db add the blocks' shares. On 2 cores that beat
+    OpenBLAS' own threads in the Transformer block (docs/performance.md).
     """
 
     @classmethod
@@ -99,14 +99,17 @@ class Linear(Function):
 
 SPLIT_ROWS = 256  # rows per batch worker from which Linear splits its GEMMs over the workers
 SPLIT_KERNEL = 2**16  # ... when its kernel has at most this many entries (in * out)
+SPLIT_WORK = 2**24  # ... and the GEMM at least this many multiply-adds (rows * in * out)
 
 
 def row_blocks(rows: int, kernel_size: int = 0) -> list:
     """One slice of the rows per batch worker when each gets SPLIT_ROWS or more and the
-    kernel has at most SPLIT_KERNEL entries; else the whole as one block (run inline by
-    parallel_map). Larger kernels keep OpenBLAS' own threads: on the MLP 784-512-256-10
-    (kernels of 401k and 131k entries) they were 8-15% faster than the split at 2 threads."""
-    if rows < 2 * SPLIT_ROWS or kernel_size > SPLIT_KERNEL:
+    kernel has at most SPLIT_KERNEL entries but the GEMM SPLIT_WORK multiply-adds; else
+    the whole as one block (run inline by parallel_map). Larger kernels keep OpenBLAS'
+    own threads: on the MLP 784-512-256-10 (kernels of 401k and 131k entries) they were
+    8-15% faster than the split at 2 threads; smaller GEMMs (its 256 x 10 head) do not
+    pay for the hand-off."""
+    if rows < 2 * SPLIT_ROWS or kernel_size > SPLIT_KERNEL or rows * kernel_size < SPLIT_WORK:
         return [slice(None)]
     workers = batch_workers()
     if workers <= 1 or rows < workers * SPLIT_ROWS:
