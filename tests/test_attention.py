@@ -12,6 +12,7 @@ from layer_helpers import layer_gradcheck, randomize
 
 import chainrule as cr
 import chainrule.functional as F
+import chainrule.ops.attention as attention_ops
 from chainrule.autograd import ShapeError
 from chainrule.io import decode_arrays, decode_json, encode_arrays, encode_json
 from chainrule.layers import MultiHeadAttention, deserialize_layer, serialize_layer
@@ -53,6 +54,30 @@ def test_op_equals_its_textbook_rows(masked, dropped):
     for t, e, name in zip(ts, attention_backward_reference(q, k, v, p, grad, mask, 0.4, keep),
                           ("dq", "dk", "dv")):
         assert_close(t.grad.data, e, rtol=1e-10, atol=1e-12, what=name)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_op_in_chunks_on_head_views_equals_its_textbook_rows(monkeypatch, threads):
+    """q, k, v as (B, L, H, E) arrays seen as (B, H, L, E) (as MultiHeadAttention
+    passes them), the batch cut into one-element chunks on one or two workers: the
+    textbook values and gradients, and the output and gradients laid out (B, L, H, E)."""
+    monkeypatch.setattr(attention_ops, "SCORES_BYTES", 1)
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal((3, n, 2, e)) for n, e in ((T, 6), (S, 6), (S, 4))]
+    mask, keep = _mask(7, (3, 1, T, S)), (rng.random((3, 2, T, S)) > 0.3) / 0.7
+    leaves = [cr.tensor(a, requires_grad=True) for a in arrays]
+    with cr.backend.limit_blas_threads(threads):
+        out = Attention.apply(*(t.transpose(0, 2, 1, 3) for t in leaves), None, mask=mask,
+                              scale=0.3, keep=keep)
+        grad = rng.standard_normal(out.shape)
+        out.backward(grad)
+    q, k, v = (a.transpose(0, 2, 1, 3) for a in arrays)
+    expected, p = attention_reference(q, k, v, mask, 0.3, keep)
+    assert_close(out.data, expected, rtol=1e-12, atol=1e-12, what="output")
+    assert out.data.transpose(0, 2, 1, 3).flags.c_contiguous
+    for t, e, name in zip(leaves, attention_backward_reference(q, k, v, p, grad, mask, 0.3,
+                                                               keep), ("dq", "dk", "dv")):
+        assert_close(t.grad.data, e.transpose(0, 2, 1, 3), rtol=1e-10, atol=1e-12, what=name)
 
 
 def test_fully_masked_query_gets_zero_weights_and_output():

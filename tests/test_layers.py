@@ -6,6 +6,7 @@ from helpers import HAS_TORCH, torch
 from layer_helpers import check_layer
 
 import chainrule as cr
+import chainrule.ops.linalg as linalg_ops
 from chainrule.layers import (
     Activation,
     AveragePooling2D,
@@ -19,6 +20,7 @@ from chainrule.layers import (
     MaxPooling2D,
     Reshape,
 )
+from chainrule.ops.linalg import Linear
 
 if HAS_TORCH:
     import torch.nn.functional as TF
@@ -175,3 +177,48 @@ def test_fused_linear_matches_matmul_plus_bias(shapes):
         return y if b is None else y + b
 
     check_op(shapes, lambda *a: cr.functional.linear(*a), ref)
+
+
+@pytest.mark.parametrize("shape,activation", [((7, 4), "relu"), ((3, 5, 4), None),
+                                              ((2, 4), "relu")])
+def test_linear_split_over_two_batch_workers_equals_one(monkeypatch, shape, activation):
+    """Rows in one block per worker (two BLAS threads, SPLIT_ROWS lowered): the values
+    and gradients of the single GEMM."""
+    monkeypatch.setattr(linalg_ops, "SPLIT_ROWS", 1)
+    monkeypatch.setattr(linalg_ops, "SPLIT_WORK", 1)
+    rng = np.random.default_rng(len(shape))
+    arrays = [rng.standard_normal(shape), rng.standard_normal((4, 3)), rng.standard_normal(3)]
+    grad = rng.standard_normal((*shape[:-1], 3))
+    results = []
+    for threads in (1, 2):
+        leaves = [cr.tensor(a, requires_grad=True) for a in arrays]
+        with cr.backend.limit_blas_threads(threads):
+            assert len(linalg_ops.row_blocks(int(np.prod(shape[:-1])), 12)) == threads
+            y = cr.functional.linear(*leaves, activation=activation)
+            y.backward(grad)
+        results.append([y.data] + [t.grad.data for t in leaves])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shapes", [[(6, 4), (4, 3), (3,)], [(2, 5, 4), (4, 3), None]])
+def test_linear_with_fused_relu_equals_linear_then_relu(shapes):
+    """Values and every gradient as linear followed by cr.relu; a Dense with
+    activation="relu" runs as one Linear node, a custom ReLU does not."""
+    rng = np.random.default_rng(0)
+    arrays = [None if s is None else rng.standard_normal(s) for s in shapes]
+    grad = rng.standard_normal((*shapes[0][:-1], 3))
+    results = []
+    for fused in (False, True):
+        leaves = [None if a is None else cr.tensor(a, requires_grad=True) for a in arrays]
+        y = cr.functional.linear(*leaves, activation="relu" if fused else None)
+        y = y if fused else cr.relu(y)
+        y.backward(grad)
+        results.append([y.data] + [t.grad.data for t in leaves if t is not None])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    x = cr.tensor(arrays[0])
+    assert type(Dense(3, activation="relu")(x)._ctx) is Linear
+    assert type(Dense(3, activation=lambda t: t.relu())(x)._ctx) is not Linear
+    with pytest.raises(ValueError, match="`activation` of `Linear`.*'tanh'"):
+        cr.functional.linear(x, np.ones((4, 3)), activation="tanh")

@@ -15,6 +15,7 @@ from layer_helpers import check_layer
 
 import chainrule as cr
 import chainrule.functional as F
+import chainrule.ops.normalization as norm_ops
 from chainrule.layers import BatchNormalization, Layer, LayerNormalization
 
 TF = torch.nn.functional if HAS_TORCH else None
@@ -91,6 +92,31 @@ def test_layer_norm_op(shape, dtype):
 def test_layer_norm_op_without_affine():
     check_op([(3, 4)], lambda x: F.layer_norm(x, epsilon=EPS),
              lambda x: TF.layer_norm(x, (4,), eps=EPS), reference=layer_norm_by_hand)
+
+
+@pytest.mark.parametrize("shape,affine,chunk_bytes", [
+    ((5, 7), True, None), ((3, 4, 16), True, 1), ((2, 33, 8), False, 100), ((1, 6), True, 1)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_layer_norm_kernel_equals_its_textbook_formulas(monkeypatch, shape, affine,
+                                                       chunk_bytes, threads):
+    """The fast LayerNorm (GEMV sums, rows in chunks, chunks on one or two workers)
+    against layer_norm_reference / layer_norm_backward_reference, float64."""
+    if chunk_bytes is not None:
+        monkeypatch.setattr(norm_ops, "ROW_CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(sum(shape))
+    x, grad = rng.standard_normal(shape) * 3 + 1, rng.standard_normal(shape)
+    gamma, beta = (rng.standard_normal(shape[-1]) if affine else None for _ in range(2))
+    leaves = [cr.tensor(a, requires_grad=True) if a is not None else None
+              for a in (x, gamma, beta)]
+    with cr.backend.limit_blas_threads(threads):
+        y = norm_ops.LayerNorm.apply(*leaves, epsilon=EPS)
+        y.backward(grad)
+    assert_close(y.data, norm_ops.layer_norm_reference(x, gamma, beta, EPS), rtol=1e-12,
+                 atol=1e-12, what="y")
+    expected = norm_ops.layer_norm_backward_reference(grad, x, gamma, EPS)
+    for leaf, e, name in zip(leaves, expected, ("dx", "dgamma", "dbeta")):
+        if leaf is not None:
+            assert_close(leaf.grad.data, e, rtol=1e-10, atol=1e-12, what=name)
 
 
 def test_batch_norm_gives_batch_statistics():

@@ -64,14 +64,15 @@ def log_softmax(x, axis: int = -1) -> Tensor:
 # ---------------------------------------------------------------- linear and dropout
 
 
-def linear(x, kernel, bias=None) -> Tensor:
-    """x @ kernel + bias in one op, with a Keras-layout kernel: (..., in) -> (..., out)."""
+def linear(x, kernel, bias=None, activation: str | None = None) -> Tensor:
+    """x @ kernel + bias in one op, with a Keras-layout kernel: (..., in) -> (..., out);
+    ``activation="relu"`` fuses max(y, 0) into the op (same values and gradients)."""
     x = as_tensor(x)
     k_in = np.shape(getattr(kernel, "data", kernel))[0]
     if x.ndim == 0 or x.shape[-1] != k_in:
         raise ShapeError(f"linear: x of shape {x.shape} does not match a kernel with {k_in} "
                          f"input features.")
-    return Linear.apply(x, kernel, bias)
+    return Linear.apply(x, kernel, bias, activation=activation)
 
 
 def dropout(x, rate: float = 0.5, training: bool = True) -> Tensor:

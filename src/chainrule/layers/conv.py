@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from .. import activations
 from .. import functional as F
 from ..ops.conv import normalize_padding, normalize_tuple, output_size, padding_amounts
 from ..tensor import Tensor
@@ -79,17 +78,9 @@ class _Conv(_KernelLayer):
         return spatial_output_shape(self, input_shape, self.kernel_size, self.strides,
                                     self.dilation_rate, self.padding, self.filters)
 
-    def fused_activation(self, logits: bool) -> str | None:
-        """"relu" when chainrule's own ReLU follows the convolution: the op then applies it
-        to each chunk of its output while that is in cache (docs/performance.md)."""
-        if logits or activations.builtin_name(self.activation) != "relu":
-            return None
-        return "relu"
-
     def forward(self, x: Tensor, logits: bool = False) -> Tensor:
-        fused = self.fused_activation(logits)
-        y = self.convolve(x, fused)
-        return y if fused else self.activate(y, logits)
+        return self.run_with_activation(lambda activation: self.convolve(x, activation),
+                                        logits)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,

@@ -56,7 +56,9 @@ class Dense(_KernelLayer):
 
     def forward(self, x: Tensor, logits: bool = False) -> Tensor:
         self._check_features(x.shape)
-        return self.activate(F.linear(x, self.kernel, self.bias), logits)
+        return self.run_with_activation(
+            lambda activation: F.linear(x, self.kernel, self.bias, activation=activation),
+            logits)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units}

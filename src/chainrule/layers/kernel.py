@@ -10,6 +10,8 @@ optimizer step): ``kernel_initializer``, ``kernel_regularizer``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .. import activations
 from ..tensor import Tensor
 from .base import Layer
@@ -39,6 +41,14 @@ class _KernelLayer(Layer):
         self.add_weight("kernel", kernel_shape, **self.weight_options("kernel"))
         if self.use_bias:
             self.add_weight("bias", bias_shape, **self.weight_options("bias"))
+
+    def run_with_activation(self, op: Callable[[str | None], Tensor], logits: bool) -> Tensor:
+        """``activate(op(None), logits)``, or ``op("relu")`` when chainrule's own ReLU
+        follows: the op then applies it to its output in place (a convolution to each
+        chunk while in cache; docs/performance.md)."""
+        if logits or activations.builtin_name(self.activation) != "relu":
+            return self.activate(op(None), logits)
+        return op("relu")
 
     def activate(self, y: Tensor, logits: bool) -> Tensor:
         """``y`` itself with ``logits``, else ``activation(y)``."""

@@ -48,7 +48,19 @@ class Relu(Function):
 
     def backward(self, grad):
         (r,) = self.saved
-        return grad * (r > 0)
+        return relu_backward(grad, r)
+
+
+def relu_backward(grad: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """The gradient through r = max(x, 0) given its output r: grad where r > 0, else 0."""
+    return grad * (r > 0)
+
+
+def check_fused_activation(activation, op: str) -> None:
+    """An op that can apply an activation to its own output takes None or "relu"."""
+    if activation not in (None, "relu"):
+        raise ValueError(f"Invalid value for argument `activation` of `{op}`: expected "
+                         f"None or \"relu\"; received activation={activation!r}.")
 
 
 class LeakyRelu(Function):

@@ -33,6 +33,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function, ShapeError
 from ..backend import batch_workers, parallel_map
+from .activation import check_fused_activation, relu_backward
 
 
 def normalize_tuple(value, n: int, name: str, op: str) -> tuple:
@@ -128,10 +129,12 @@ def im2col(xp: np.ndarray, window: tuple, out_hw: tuple, strides: tuple,
 CHUNK_BYTES = 4 * 2**20  # column matrix per batch chunk: stays in cache (tuned on LeNet)
 
 
-def batch_chunks(n: int, bytes_per_image: int) -> list:
-    """Slices of the batch axis, each holding about CHUNK_BYTES of column matrix, and at
-    least two per batch worker when there are several (see ``backend.parallel_map``)."""
-    step = max(1, CHUNK_BYTES // max(bytes_per_image, 1))
+def batch_chunks(n: int, bytes_per_image: int, chunk_bytes: int | None = None) -> list:
+    """Slices of the batch axis, each holding about ``chunk_bytes`` (default CHUNK_BYTES)
+    of working array, and at least two per batch worker when there are several (see
+    ``backend.parallel_map``)."""
+    chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    step = max(1, chunk_bytes // max(bytes_per_image, 1))
     workers = batch_workers()
     if workers > 1:
         step = min(step, -(-n // (2 * workers)))
@@ -249,9 +252,7 @@ class Conv2d(Function):
         GEMM output while it is in cache (a layer's ``activation="relu"`` runs this way).
         """
         name = cls.__name__
-        if activation not in (None, "relu"):
-            raise ValueError(f"Invalid value for argument `activation` of `{name}`: expected "
-                             f"None or \"relu\"; received activation={activation!r}.")
+        check_fused_activation(activation, name)
         return super().apply(x, kernel, bias,
                              strides=normalize_tuple(strides, cls.spatial, "strides", name),
                              padding=normalize_padding(padding, name),
@@ -322,7 +323,7 @@ class Conv2d(Function):
             """dxp for the chunk (written in place) and its share of [dkernel; dbias]."""
             grad2d = grad[part].reshape(-1, cout)
             if out is not None:  # the fused ReLU: no gradient where its output is 0
-                grad2d = grad2d * (out[part].reshape(-1, cout) > 0)
+                grad2d = relu_backward(grad2d, out[part].reshape(-1, cout))
             if needs_x:
                 dxp[part] = col2im(grad2d, kernel2d[:size], (part.stop - part.start,
                                    *padded_shape[1:]), window, out_hw, strides, dilation)
