@@ -398,3 +398,41 @@ def test_reductions_of_a_0d_tensor_take_axis_0_or_minus_1_as_torch():
     assert y.shape == () and y.item() == 10.0 and x.grad.item() == 4.0
     with pytest.raises(ValueError, match="axis 1 is out of bounds"):
         x.sum(axis=1)
+
+
+# ---------------------------------------------------------------- BLAS threads in batch graphs
+
+
+def test_ops_after_a_batch_split_op_run_forward_and_backward_on_one_blas_thread():
+    """A node made by (or after) an op on the batch workers runs its forward, and the
+    backward pass from it, with BLAS on one thread; an ordinary graph keeps the caller's."""
+    seen = []
+
+    def blas_threads():
+        return max(lib.num_threads for lib in cr.backend._blas_controllers())
+
+    class Probe(Function):
+        def forward(self, x):
+            seen.append(("forward", type(self).__name__, blas_threads()))
+            return x * 2
+
+        def backward(self, grad):
+            seen.append(("backward", type(self).__name__, blas_threads()))
+            return grad * 2
+
+    class Split(Probe):
+        batch_split = True
+
+    with cr.backend.limit_blas_threads(2):
+        if blas_threads() < 2:
+            pytest.skip("NumPy's BLAS offers one thread here")
+        x = cr.tensor(np.ones(3), requires_grad=True)
+        Probe.apply(Split.apply(Probe.apply(x))).sum().backward()
+        assert seen == [("forward", "Probe", 2), ("forward", "Split", 1), ("forward", "Probe", 1),
+                        ("backward", "Probe", 1), ("backward", "Split", 1),
+                        ("backward", "Probe", 1)]
+        assert blas_threads() == 2
+        np.testing.assert_array_equal(x.grad.data, np.full(3, 8.0))
+        seen.clear()
+        Probe.apply(x).sum().backward()
+        assert seen == [("forward", "Probe", 2), ("backward", "Probe", 2)]

@@ -117,3 +117,23 @@ def test_parallel_map_splits_over_the_blas_threads_and_restores_the_limit():
         with pytest.raises(ZeroDivisionError):  # a worker's error reaches the caller
             cr.backend.parallel_map(lambda i: 1 / i, [1, 0])
         assert cr.backend.batch_workers() == 2
+
+
+def _blas_threads() -> int:
+    return max(lib.num_threads for lib in cr.backend._blas_controllers())
+
+
+def test_single_threaded_blas_holds_one_thread_keeps_the_workers_and_restores():
+    with cr.backend.limit_blas_threads(2):
+        if _blas_threads() < 2:
+            pytest.skip("NumPy's BLAS offers one thread here")
+        with cr.backend.single_threaded_blas():
+            assert _blas_threads() == 1
+            assert cr.backend.batch_workers() == 2  # the caller's count, not BLAS' held one
+            with cr.backend.single_threaded_blas():  # re-entrant: the inner exit keeps the hold
+                pass
+            assert _blas_threads() == 1
+            assert cr.backend.parallel_map(lambda i: threading.current_thread().name,
+                                           [0, 1]) != ["MainThread"] * 2
+            assert _blas_threads() == 1  # parallel_map inside a hold leaves it held
+        assert _blas_threads() == 2 and cr.backend.batch_workers() == 2

@@ -119,6 +119,12 @@ class Function:
     output_shape: tuple = ()
     output: weakref.ref | None = None  # the output tensor, while it lives (for viz)
     retained: weakref.ref | None = None  # the output tensor that asked for retain_grad()
+    # An op whose forward and backward split the batch over backend.parallel_map (conv,
+    # pooling) sets batch_split; a node made by one, or after one, gets single_blas: it runs
+    # (forward, and the whole backward pass from it) with BLAS on one thread, so that
+    # OpenBLAS' spinning threads never compete with the batch workers (docs/performance.md).
+    batch_split: bool = False
+    single_blas: bool = False
 
     def save_for_backward(self, *arrays) -> None:
         """Keep arrays that ``backward`` will need (released after backward)."""
@@ -135,6 +141,7 @@ class Function:
         """Run the op on tensors (and arrays/scalars; at least one tensor) and return a
         tensor of the first tensor argument's class."""
         arrays, needs, parents, tensor = [], [], [], None
+        single_blas = cls.batch_split
         for a in args:  # one pass: arrays for forward, who wants a gradient, where it goes
             if isinstance(a, TensorBase):
                 tensor = tensor or type(a)
@@ -142,6 +149,7 @@ class Function:
                 if a.requires_grad:
                     needs.append(True)
                     parents.append(a._ctx or a)  # the node that made it, or the leaf
+                    single_blas = single_blas or (a._ctx is not None and a._ctx.single_blas)
                     continue
             else:
                 arrays.append(a)
@@ -155,7 +163,12 @@ class Function:
         # known before forward, so an op can save only what its backward will use
         fn.needs_input_grad = tuple(needs) if track else (False,) * len(needs)
         try:
-            out = fn.forward(*arrays, **options)
+            if single_blas and track:
+                fn.single_blas = True
+                with backend.single_threaded_blas():
+                    out = fn.forward(*arrays, **options)
+            else:
+                out = fn.forward(*arrays, **options)
         except ShapeError:
             raise
         except ValueError as err:
@@ -213,6 +226,15 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False,
     if root._ctx is None:
         root._accumulate_grad(grad)
         return
+    if root._ctx.single_blas:
+        with backend.single_threaded_blas():
+            _backpropagate(root, grad, retain_graph, trace)
+    else:
+        _backpropagate(root, grad, retain_graph, trace)
+
+
+def _backpropagate(root, grad: np.ndarray, retain_graph: bool, trace: list | None) -> None:
+    """The walk of :func:`run_backward` from a root made by an op."""
     pending = {id(root._ctx): grad}  # gradients waiting for their node's turn
     owned = set()  # nodes whose pending sum this loop allocated: safe to add into in place
     for fn in reversed(topological_order(root._ctx)):

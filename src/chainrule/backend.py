@@ -146,21 +146,41 @@ def _blas_controllers() -> list:
 
 
 def batch_workers() -> int:
-    """How many threads the batch-split kernels use: NumPy's BLAS thread limit (at least 1)."""
+    """How many threads the batch-split kernels use: NumPy's BLAS thread limit (at least 1),
+    as the caller set it even while :func:`single_threaded_blas` holds BLAS on one thread;
+    1 on a worker itself."""
+    if threading.current_thread().name.startswith("chainrule-batch"):
+        return 1
+    if _held_workers is not None:
+        return _held_workers
     return max([lib.num_threads for lib in _blas_controllers()] + [1])
 
 
+_held_workers: int | None = None  # batch_workers() while single_threaded_blas holds BLAS
+
+
 @contextlib.contextmanager
-def _single_threaded_blas():
-    """BLAS on one thread while the workers run (their GEMMs would otherwise each start
-    BLAS threads and oversubscribe the cores); the caller's limits are put back after."""
+def single_threaded_blas():
+    """BLAS on one thread for the block, the caller's limits put back after; re-entrant.
+
+    chainrule's batch workers keep the caller's thread count meanwhile: the two thread
+    pools never run at once. OpenBLAS' threads spin for a while after each threaded GEMM
+    and, on a machine of few or shared cores, take them from the workers
+    (docs/performance.md, "Two threads"). Switching costs about 2 us (threadpoolctl).
+    """
+    global _held_workers
+    if _held_workers is not None:
+        yield
+        return
     libs = _blas_controllers()
     before = [lib.num_threads for lib in libs]
     for lib in libs:
         lib.set_num_threads(1)
+    _held_workers = max(before + [1])
     try:
         yield
     finally:
+        _held_workers = None
         for lib, n in zip(libs, before):
             lib.set_num_threads(n)
 
@@ -170,14 +190,14 @@ def parallel_map(fn: Callable, items: Sequence) -> list:
     threads (item k to worker k mod workers) with BLAS on one thread meanwhile; inline
     when one worker. ``fn`` must write disjoint outputs; results keep the items' order."""
     workers = min(batch_workers(), len(items))
-    if workers <= 1 or threading.current_thread().name.startswith("chainrule-batch"):
+    if workers <= 1:
         return [fn(item) for item in items]
     global _pool
     with _pool_lock:
         if _pool is None or _pool._max_workers < workers:
             _pool = ThreadPoolExecutor(workers, thread_name_prefix="chainrule-batch")
         pool = _pool
-        with _single_threaded_blas():
+        with single_threaded_blas():
             shares = pool.map(lambda w: [fn(item) for item in items[w::workers]],
                               range(workers))
             shares = list(shares)

@@ -242,6 +242,7 @@ class Conv2d(Function):
     """
 
     spatial = 2
+    batch_split = True  # forward and backward on backend.parallel_map
 
     @classmethod
     def apply(cls, x, kernel, bias=None, strides=1, padding="valid", dilation=1,

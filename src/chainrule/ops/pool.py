@@ -83,6 +83,8 @@ class MaxPool2d(_Pool2d):
     x (N, H, W, C) -> (N, OH, OW, C).
     """
 
+    batch_split = True  # forward and backward on backend.parallel_map
+
     def forward(self, x, pool_size=(2, 2), strides=(2, 2), padding="valid"):
         _check_pool(type(self).__name__, x, self.spatial)
         return self._max(x, pool_size, strides, padding, x.shape)
